@@ -1,0 +1,22 @@
+/** @type {import('jest').Config} */
+const common = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }] },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  testTimeout: 180000,
+};
+
+module.exports = {
+  projects: [
+    // Pure functions and files on disk: no services.
+    { ...common, displayName: 'unit', roots: ['<rootDir>/test/unit'] },
+    // The real stack (Temporal, PostgreSQL, Redis), started by the project's own code.
+    {
+      ...common,
+      displayName: 'integration',
+      roots: ['<rootDir>/test/integration'],
+      globalSetup: '<rootDir>/test/support/globalSetup.ts',
+      globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
+    },
+  ],
+};

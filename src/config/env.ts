@@ -1,0 +1,56 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { endpointsFile, PROJECT_ROOT, stackSettingsFromEnv } from '../stack/settings';
+
+/**
+ * Runtime settings, validated once here. Variables set in the environment win; otherwise the
+ * endpoints `luckygas-sync stack up` recorded for the local stack are used.
+ */
+
+const envSchema = z.object({
+  LEGACY_DB_PATH: z.string().min(1).default(path.join(PROJECT_ROOT, '.data', 'legacy', 'luckygas.db')),
+  DATABASE_URL: z.string().url({ message: 'DATABASE_URL must be a postgresql:// URL' }),
+  REDIS_URL: z.string().url({ message: 'REDIS_URL must be a redis:// or rediss:// URL' }),
+  TEMPORAL_ADDRESS: z.string().min(1),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('luckygas-sync'),
+  TEMPORAL_UI_URL: z.string().optional(),
+  SYNC_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(1440).default(5),
+  SYNC_CRON: z.string().optional(),
+  SYNC_TABLES_CONFIG: z.string().default(path.join(PROJECT_ROOT, 'config', 'tables.json')),
+  CLAIM_TTL_SECONDS: z.coerce.number().int().min(10).default(3600),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  MONITOR_PORT: z.coerce.number().int().min(0).max(65535).default(9090),
+});
+
+export type AppEnv = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {}
+
+/** The local stack's endpoints, when it was started from this checkout. */
+function stackEndpoints(env: NodeJS.ProcessEnv): Record<string, string> {
+  try {
+    const file = endpointsFile(stackSettingsFromEnv(env));
+    if (!existsSync(file)) return {};
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+  } catch {
+    return {};
+  }
+}
+
+export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
+  const merged: Record<string, string | undefined> = { ...stackEndpoints(env) };
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') merged[k] = v;
+  const parsed = envSchema.safeParse(merged);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const name = i.path.join('.');
+      return i.code === 'invalid_type' && i.received === 'undefined'
+        ? `${name} is not set (start the local stack with \`luckygas-sync stack up\`, or set ${name})`
+        : `${name}: ${i.message}`;
+    });
+    throw new ConfigError(`configuration error:\n  ${lines.join('\n  ')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,146 @@
+import iconv from 'iconv-lite';
+import type { EudcMap } from './eudc';
+
+/**
+ * Exact CP950 (Windows Big5) ↔ Unicode conversion with the site's EUDC map.
+ *
+ * iconv-lite alone is not exact for this data: 'cp950' turns EUDC codes into U+FFFD plus
+ * the trail byte, 'big5' is Big5-HKSCS and gives other characters for them, and encoding a
+ * character CP950 lacks yields '?' silently. So iconv-lite does the bulk of the work on a
+ * fast path and every case it cannot do exactly is handled here, or refused with a reason.
+ */
+
+export type Decoded = { ok: true; value: string } | { ok: false; reason: string };
+export type Encoded = { ok: true; bytes: Buffer } | { ok: false; reason: string };
+
+export type TextEncodingMode = 'auto' | 'cp950' | 'utf8';
+
+const hex2 = (n: number) => n.toString(16).toUpperCase().padStart(2, '0');
+
+function isAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] >= 0x80) return false;
+  return true;
+}
+
+/** Characters iconv-lite produces for bytes that are not plain CP950 text. */
+const SUSPECT = /[\uFFFD\uE000-\uF8FF]/;
+
+function isLeadByte(b: number) {
+  return b >= 0x81 && b <= 0xfe;
+}
+function isTrailByte(b: number) {
+  return (b >= 0x40 && b <= 0x7e) || (b >= 0xa1 && b <= 0xfe);
+}
+
+/** CP950 bytes → text; EUDC codes through the map; anything inexact is refused. */
+export function decodeCp950(bytes: Buffer, eudc: EudcMap): Decoded {
+  if (isAscii(bytes)) return { ok: true, value: bytes.toString('latin1') };
+  const fast = iconv.decode(bytes, 'cp950');
+  if (!SUSPECT.test(fast)) return { ok: true, value: fast };
+
+  // Slow path, one character at a time, so each failure can be named by its offset.
+  let out = '';
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    if (b < 0x80) {
+      out += String.fromCharCode(b);
+      i += 1;
+      continue;
+    }
+    if (!isLeadByte(b)) return { ok: false, reason: `invalid CP950 byte 0x${hex2(b)} at offset ${i}` };
+    if (i + 1 >= bytes.length) return { ok: false, reason: `truncated CP950 sequence 0x${hex2(b)} at offset ${i}` };
+    const t = bytes[i + 1];
+    if (!isTrailByte(t)) {
+      return { ok: false, reason: `invalid CP950 sequence 0x${hex2(b)}${hex2(t)} at offset ${i}` };
+    }
+    const code = (b << 8) | t;
+    const mapped = eudc.toChar.get(code);
+    if (mapped !== undefined) {
+      out += mapped;
+    } else {
+      const ch = iconv.decode(bytes.subarray(i, i + 2), 'cp950');
+      if (SUSPECT.test(ch) || [...ch].length !== 1) {
+        const kind = b >= 0xfa || b <= 0xa0 || (b >= 0xc6 && b <= 0xc8) ? 'EUDC code' : 'CP950 code';
+        return { ok: false, reason: `unknown ${kind} ${hex2(b)}${hex2(t)} at offset ${i} (not in the EUDC map)` };
+      }
+      out += ch;
+    }
+    i += 2;
+  }
+  return { ok: true, value: out };
+}
+
+/** Strict UTF-8: null when the bytes are not valid UTF-8. */
+export function decodeUtf8Strict(bytes: Buffer): string | null {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Decoded UTF-8 that looks like this data (CJK, punctuation, ASCII) rather than CP950 bytes
+ * that happen to be valid UTF-8 (which decode to Latin/Greek/Cyrillic letters).
+ */
+function plausibleUtf8(text: string): boolean {
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    if (cp < 0x80) continue;
+    if (cp >= 0x80 && cp < 0x2000) return false;
+  }
+  return true;
+}
+
+/** Legacy text bytes → text, by the column's mode; 'auto' tells UTF-8 rows from CP950 rows. */
+export function decodeLegacyText(bytes: Buffer, mode: TextEncodingMode, eudc: EudcMap): Decoded {
+  if (isAscii(bytes)) return { ok: true, value: bytes.toString('latin1') };
+  if (mode === 'cp950') return decodeCp950(bytes, eudc);
+  const utf8 = decodeUtf8Strict(bytes);
+  if (mode === 'utf8') {
+    return utf8 === null ? { ok: false, reason: firstUtf8Error(bytes) } : { ok: true, value: utf8 };
+  }
+  if (utf8 !== null && plausibleUtf8(utf8)) return { ok: true, value: utf8 };
+  const cp950 = decodeCp950(bytes, eudc);
+  if (cp950.ok || utf8 === null) return cp950;
+  return { ok: true, value: utf8 };
+}
+
+/** Names the offset of the first byte that breaks UTF-8, for the held-back reason. */
+function firstUtf8Error(bytes: Buffer): string {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    if (len === 0 || i + len > bytes.length || decodeUtf8Strict(bytes.subarray(i, i + len)) === null) {
+      return `invalid UTF-8 byte 0x${hex2(b)} at offset ${i}`;
+    }
+    i += len;
+  }
+  return 'invalid UTF-8';
+}
+
+/** Text → CP950 bytes; characters CP950 lacks go through the EUDC map, or the text is refused. */
+export function encodeCp950(text: string, eudc: EudcMap): Encoded {
+  const fast = iconv.encode(text, 'cp950');
+  if (iconv.decode(fast, 'cp950') === text) return { ok: true, bytes: fast };
+
+  const parts: Buffer[] = [];
+  let offset = 0;
+  for (const ch of text) {
+    const enc = iconv.encode(ch, 'cp950');
+    if (iconv.decode(enc, 'cp950') === ch) {
+      parts.push(enc);
+    } else {
+      const code = eudc.toCode.get(ch);
+      if (code === undefined) {
+        const cp = ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+        return { ok: false, reason: `character '${ch}' (U+${cp}) at position ${offset} has no CP950 or EUDC code` };
+      }
+      parts.push(Buffer.from([code >> 8, code & 0xff]));
+    }
+    offset += 1;
+  }
+  return { ok: true, bytes: Buffer.concat(parts) };
+}

@@ -1,0 +1,92 @@
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+/** A service the stack needs is missing or failed; the message says what and how to get it. */
+export class StackError extends Error {}
+
+export function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
+  if (r.error) throw new StackError(`cannot run ${cmd}: ${r.error.message}`);
+  if (r.status !== 0) {
+    const out = `${r.stderr ?? ''}${r.stdout ?? ''}`.trim().split('\n').slice(-15).join('\n');
+    throw new StackError(`${path.basename(cmd)} ${args.join(' ')} failed (exit ${r.status}):\n${out}`);
+  }
+  return String(r.stdout ?? '');
+}
+
+export function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The full path of a command on PATH, or null. */
+export function which(cmd: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir && isExecutable(path.join(dir, cmd))) return path.join(dir, cmd);
+  }
+  return null;
+}
+
+export function readPid(file: string): number | null {
+  if (!existsSync(file)) return null;
+  const pid = parseInt(readFileSync(file, 'utf8').trim().split('\n')[0], 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+export function isAlive(pid: number | null): pid is number {
+  if (pid === null) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function portOpen(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, logFile?: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const tail = logFile && existsSync(logFile) ? `\nlast lines of ${logFile}:\n${readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n')}` : '';
+  throw new StackError(`${what} did not become ready within ${Math.round(timeoutMs / 1000)}s${tail}`);
+}
+
+/** SIGTERM a process (and its group when it leads one), then SIGKILL if it lingers. */
+export async function stopProcess(pid: number, graceMs = 10_000): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (isAlive(pid)) signal('SIGKILL');
+}
