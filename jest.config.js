@@ -7,6 +7,7 @@ const common = {
 };
 
 module.exports = {
+  testTimeout: 180000,
   projects: [
     // Pure functions and files on disk: no services.
     { ...common, displayName: 'unit', roots: ['<rootDir>/test/unit'] },

@@ -106,9 +106,9 @@ export const STATUS_TO_LEGACY: Record<OrderStatus, string> = Object.fromEntries(
 /** Rule 6. */
 export function mapStatus(text: string): OrderStatus {
   const t = trimLegacy(text);
-  const status = (STATUS_TO_NEW as Record<string, OrderStatus>)[t];
-  if (!status) throw new RuleError(`unknown status '${t}'`);
-  return status;
+  // Own keys only: 'constructor', 'toString', ... are not statuses.
+  if (!Object.prototype.hasOwnProperty.call(STATUS_TO_NEW, t)) throw new RuleError(`unknown status '${t}'`);
+  return (STATUS_TO_NEW as Record<string, OrderStatus>)[t];
 }
 
 /** Rule 7 and the integer columns: a whole number, or the row is held back. */

@@ -1,0 +1,43 @@
+import Redis from 'ioredis';
+import type pg from 'pg';
+import { ClaimStore } from '../src/claims';
+import type { AppEnv } from '../src/config/env';
+import { loadSyncConfig, type SyncConfig } from '../src/config/tables';
+import { createPool } from '../src/db/postgres';
+import { loadEudcMap, type EudcMap } from '../src/encoding/eudc';
+import { logger, type Logger } from '../src/logger';
+
+/** What the activities share in one worker process: connections, configuration, the EUDC map. */
+export interface ActivityDeps {
+  env: AppEnv;
+  config: SyncConfig;
+  pool: pg.Pool;
+  redis: Redis;
+  claims: ClaimStore;
+  eudc: EudcMap;
+  log: Logger;
+}
+
+export function createActivityDeps(env: AppEnv, overrides: Partial<ActivityDeps> = {}): ActivityDeps {
+  const redis =
+    overrides.redis ??
+    new Redis(env.REDIS_URL, {
+      // Redis is a cache here: give up on a command quickly while Redis is away (the activity retries).
+      maxRetriesPerRequest: 2,
+    });
+  redis.on('error', () => {});
+  return {
+    env,
+    config: overrides.config ?? loadSyncConfig(env.SYNC_TABLES_CONFIG),
+    pool: overrides.pool ?? createPool(env.DATABASE_URL),
+    redis,
+    claims: overrides.claims ?? new ClaimStore(redis, env.CLAIM_TTL_SECONDS),
+    eudc: overrides.eudc ?? loadEudcMap(),
+    log: overrides.log ?? logger.child({}, { level: env.LOG_LEVEL }),
+  };
+}
+
+export async function closeActivityDeps(deps: ActivityDeps): Promise<void> {
+  await deps.pool.end().catch(() => {});
+  deps.redis.disconnect();
+}

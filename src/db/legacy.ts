@@ -1,0 +1,51 @@
+import { accessSync, constants, openSync, readSync, closeSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+
+/**
+ * Connections to the legacy SQLite file, which the legacy application keeps writing to:
+ * read-only for the sync, read-write only for the write-back, always with a busy timeout.
+ */
+
+export class LegacyFileError extends Error {}
+
+const SQLITE_MAGIC = 'SQLite format 3\u0000';
+
+/** Checks the path names a readable SQLite file; the error says which of those it is not. */
+export function checkLegacyFile(file: string, { writable = false } = {}): void {
+  let size: number;
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) throw new LegacyFileError(`legacy database ${file} is not a file`);
+    size = st.size;
+  } catch (err) {
+    if (err instanceof LegacyFileError) throw err;
+    throw new LegacyFileError(`legacy database ${file} does not exist (check LEGACY_DB_PATH)`);
+  }
+  try {
+    accessSync(file, writable ? constants.R_OK | constants.W_OK : constants.R_OK);
+  } catch {
+    throw new LegacyFileError(`legacy database ${file} is not ${writable ? 'writable' : 'readable'} by this process`);
+  }
+  const header = Buffer.alloc(16);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, header, 0, 16, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (size < 100 || header.toString('latin1') !== SQLITE_MAGIC) {
+    throw new LegacyFileError(`legacy database ${file} is not an SQLite file`);
+  }
+}
+
+export interface LegacyOpenOptions {
+  readonly?: boolean;
+  busyTimeoutMs?: number;
+}
+
+export function openLegacy(file: string, { readonly = true, busyTimeoutMs = 5000 }: LegacyOpenOptions = {}): Database.Database {
+  checkLegacyFile(file, { writable: !readonly });
+  const db = new Database(file, { readonly, fileMustExist: true, timeout: busyTimeoutMs });
+  db.defaultSafeIntegers(false);
+  return db;
+}

@@ -1,0 +1,25 @@
+import pg from 'pg';
+
+/** The sync's PostgreSQL pool; sslmode and the like come with DATABASE_URL. */
+export function createPool(databaseUrl: string, max = 10): pg.Pool {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max, application_name: 'luckygas-sync' });
+  // An idle client losing its server must not crash the worker; the next query reconnects.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/** Runs `body` in one transaction; everything it writes commits together or not at all. */
+export async function inTransaction<T>(pool: pg.Pool, body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await body(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

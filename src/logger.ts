@@ -1,0 +1,10 @@
+import pino from 'pino';
+
+/** Structured JSON logs; LOG_LEVEL picks the level. Secrets (URLs with passwords) are redacted. */
+export const logger = pino({
+  name: 'luckygas-sync',
+  level: process.env.LOG_LEVEL || 'info',
+  redact: { paths: ['databaseUrl', 'redisUrl', '*.password', 'DATABASE_URL', 'REDIS_URL'], censor: '[redacted]' },
+});
+
+export type Logger = pino.Logger;

@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import { decodeLegacyText, type TextEncodingMode } from '../encoding/cp950';
+import type { EudcMap } from '../encoding/eudc';
+import { RuleError } from './rules';
+import type { DecodedRow, NewValues, TableMapping } from './tables';
+
+/** A legacy row as read: text columns as raw bytes, the rest as SQLite stored them. */
+export interface RawRow {
+  id: number;
+  cols: Record<string, Buffer | number | bigint | string | null>;
+}
+
+export interface ConvertedRow {
+  legacyId: number;
+  hash: string;
+  values: NewValues;
+  /** Legacy ids of the parents, by legacy column (client_id, driver_id). */
+  parents: Record<string, number | null>;
+}
+
+export interface HeldRow {
+  legacyId: number;
+  hash: string;
+  reasonKind: 'decode' | 'rule' | 'missing_parent' | 'key_collision' | 'encode';
+  reason: string;
+  /** The row's raw values: text bytes as hex, others as stored. */
+  raw: Record<string, string | number | null>;
+}
+
+export type ConversionResult = { ok: true; row: ConvertedRow } | { ok: false; held: HeldRow };
+
+/** Raw values in a JSON-safe form that keeps every byte: text as hex. */
+export function rawImage(row: RawRow): Record<string, string | number | null> {
+  const out: Record<string, string | number | null> = { id: row.id };
+  for (const [k, v] of Object.entries(row.cols)) {
+    out[k] = Buffer.isBuffer(v) ? v.toString('hex') : typeof v === 'bigint' ? Number(v) : v;
+  }
+  return out;
+}
+
+/**
+ * Hash of a legacy row's content, `updated_at` aside (touching a row without changing it is
+ * not a change). Equal hashes mean the row needs no write.
+ */
+export function contentHash(row: RawRow): string {
+  const h = createHash('sha1');
+  for (const k of Object.keys(row.cols).sort()) {
+    if (k === 'updated_at') continue;
+    const v = row.cols[k];
+    h.update(k);
+    h.update(v === null ? '\u0000N' : Buffer.isBuffer(v) ? Buffer.concat([Buffer.from('\u0000B'), v]) : `\u0000V${String(v)}`);
+    h.update('\u0001');
+  }
+  return h.digest('hex');
+}
+
+/** Decodes a raw row's text and maps it by the contract's rules; a failure holds the row back. */
+export function convertRow(
+  row: RawRow,
+  mapping: TableMapping,
+  encodings: Record<string, TextEncodingMode>,
+  eudc: EudcMap,
+): ConversionResult {
+  const hash = contentHash(row);
+  const hold = (reasonKind: HeldRow['reasonKind'], reason: string): ConversionResult => ({
+    ok: false,
+    held: { legacyId: row.id, hash, reasonKind, reason, raw: rawImage(row) },
+  });
+  const decoded: DecodedRow = {};
+  for (const col of mapping.legacyColumns) {
+    const v = row.cols[col.name];
+    if (col.kind === 'text' && Buffer.isBuffer(v)) {
+      const d = decodeLegacyText(v, encodings[col.name] ?? 'auto', eudc);
+      if (!d.ok) return hold('decode', `${col.name}: ${d.reason}`);
+      decoded[col.name] = d.value;
+    } else {
+      decoded[col.name] = Buffer.isBuffer(v) ? v.toString('latin1') : (v ?? null);
+    }
+  }
+  try {
+    const values = mapping.map(decoded);
+    const parents: Record<string, number | null> = {};
+    for (const p of mapping.parents) {
+      const v = decoded[p.column];
+      parents[p.column] = v === null ? null : Number(v);
+    }
+    return { ok: true, row: { legacyId: row.id, hash, values, parents } };
+  } catch (err) {
+    if (err instanceof RuleError) return hold('rule', err.message);
+    throw err;
+  }
+}

@@ -1,0 +1,216 @@
+import {
+  extractPhone,
+  optionalText,
+  parseLegacyDate,
+  parseLegacyTimestamp,
+  RuleError,
+  splitFamiliarAreas,
+  mapStatus,
+  toBoolean,
+  toInteger,
+  trimLegacy,
+} from './rules';
+
+/**
+ * The three synced tables as the contract maps them: which legacy columns are read (and as
+ * what), which new columns are written (and their PostgreSQL types, for set-based SQL), and
+ * the row mapping. SQL identifiers in the sync come from here and the validated config only.
+ */
+
+export type LegacyTableName = 'clients' | 'drivers' | 'deliveries';
+export type NewTableName = 'customers' | 'drivers' | 'orders';
+
+/** A legacy row after text decoding: text columns are strings (or null), others as stored. */
+export type DecodedRow = Record<string, string | number | bigint | null>;
+
+/** Values for the new table's columns, JSON-safe (timestamps as ISO strings). */
+export type NewValues = Record<string, string | number | boolean | string[] | null>;
+
+export interface ParentRef {
+  /** Legacy column holding the parent's legacy id. */
+  column: string;
+  legacyTable: LegacyTableName;
+  newTable: NewTableName;
+  /** New column that receives the parent's new id. */
+  newColumn: string;
+  required: boolean;
+}
+
+export interface TableMapping {
+  legacyTable: LegacyTableName;
+  newTable: NewTableName;
+  /** Legacy columns read besides `id`; text columns are read as raw bytes. */
+  legacyColumns: { name: string; kind: 'text' | 'integer' }[];
+  /** New columns written (besides legacy_id and the parent id columns), with their SQL types. */
+  newColumns: Record<string, string>;
+  /** Unique business key in the new table, other than legacy_id (a collision is held back). */
+  naturalKey: string;
+  parents: ParentRef[];
+  map(row: DecodedRow): NewValues;
+}
+
+const text = (row: DecodedRow, col: string): string | null => {
+  const v = row[col];
+  return v === null || v === undefined ? null : String(v);
+};
+
+const required = (row: DecodedRow, col: string): string => {
+  const v = optionalText(text(row, col));
+  if (v === null) throw new RuleError(`${col} is empty`);
+  return v;
+};
+
+const timestamps = (row: DecodedRow) => {
+  const created = text(row, 'created_at');
+  const updated = text(row, 'updated_at');
+  if (created === null) throw new RuleError('created_at is NULL');
+  if (updated === null) throw new RuleError('updated_at is NULL');
+  return {
+    created_at: parseLegacyTimestamp(created, 'created_at').toISOString(),
+    updated_at: parseLegacyTimestamp(updated, 'updated_at').toISOString(),
+  };
+};
+
+const TIMESTAMPS = { created_at: 'timestamptz', updated_at: 'timestamptz' };
+
+export const clients: TableMapping = {
+  legacyTable: 'clients',
+  newTable: 'customers',
+  legacyColumns: [
+    { name: 'client_code', kind: 'text' },
+    { name: 'invoice_title', kind: 'text' },
+    { name: 'short_name', kind: 'text' },
+    { name: 'address', kind: 'text' },
+    { name: 'contact_person', kind: 'text' },
+    { name: 'notes', kind: 'text' },
+    { name: 'district', kind: 'text' },
+    { name: 'is_active', kind: 'integer' },
+    { name: 'created_at', kind: 'text' },
+    { name: 'updated_at', kind: 'text' },
+  ],
+  newColumns: {
+    customer_code: 'text',
+    name: 'text',
+    short_name: 'text',
+    address: 'text',
+    phone: 'text',
+    contact_person: 'text',
+    notes: 'text',
+    district: 'text',
+    is_active: 'boolean',
+    ...TIMESTAMPS,
+  },
+  naturalKey: 'customer_code',
+  parents: [],
+  map(row) {
+    const shortName = optionalText(text(row, 'short_name'));
+    const name = optionalText(text(row, 'invoice_title')) ?? shortName;
+    if (name === null) throw new RuleError('invoice_title and short_name are both empty (name is required)');
+    const contact = text(row, 'contact_person');
+    return {
+      customer_code: required(row, 'client_code'),
+      name,
+      short_name: shortName,
+      address: optionalText(text(row, 'address')),
+      phone: extractPhone(contact),
+      contact_person: optionalText(contact),
+      notes: optionalText(text(row, 'notes')),
+      district: optionalText(text(row, 'district')),
+      is_active: toBoolean(row.is_active, 'is_active'),
+      ...timestamps(row),
+    };
+  },
+};
+
+export const drivers: TableMapping = {
+  legacyTable: 'drivers',
+  newTable: 'drivers',
+  legacyColumns: [
+    { name: 'employee_no', kind: 'text' },
+    { name: 'name', kind: 'text' },
+    { name: 'phone', kind: 'text' },
+    { name: 'familiar_areas', kind: 'text' },
+    { name: 'is_active', kind: 'integer' },
+    { name: 'created_at', kind: 'text' },
+    { name: 'updated_at', kind: 'text' },
+  ],
+  newColumns: {
+    employee_no: 'text',
+    name: 'text',
+    phone: 'text',
+    familiar_areas: 'text[]',
+    is_active: 'boolean',
+    ...TIMESTAMPS,
+  },
+  naturalKey: 'employee_no',
+  parents: [],
+  map(row) {
+    return {
+      employee_no: required(row, 'employee_no'),
+      name: required(row, 'name'),
+      phone: extractPhone(text(row, 'phone')),
+      familiar_areas: splitFamiliarAreas(text(row, 'familiar_areas')),
+      is_active: toBoolean(row.is_active, 'is_active'),
+      ...timestamps(row),
+    };
+  },
+};
+
+export const deliveries: TableMapping = {
+  legacyTable: 'deliveries',
+  newTable: 'orders',
+  legacyColumns: [
+    { name: 'client_id', kind: 'integer' },
+    { name: 'driver_id', kind: 'integer' },
+    { name: 'delivery_date', kind: 'text' },
+    { name: 'cylinder_50kg', kind: 'integer' },
+    { name: 'cylinder_20kg', kind: 'integer' },
+    { name: 'cylinder_16kg', kind: 'integer' },
+    { name: 'cylinder_10kg', kind: 'integer' },
+    { name: 'cylinder_4kg', kind: 'integer' },
+    { name: 'status', kind: 'text' },
+    { name: 'amount', kind: 'integer' },
+    { name: 'notes', kind: 'text' },
+    { name: 'created_at', kind: 'text' },
+    { name: 'updated_at', kind: 'text' },
+  ],
+  newColumns: {
+    delivery_date: 'date',
+    qty_50kg: 'integer',
+    qty_20kg: 'integer',
+    qty_16kg: 'integer',
+    qty_10kg: 'integer',
+    qty_4kg: 'integer',
+    status: 'order_status',
+    amount: 'integer',
+    notes: 'text',
+    ...TIMESTAMPS,
+  },
+  naturalKey: '',
+  parents: [
+    { column: 'client_id', legacyTable: 'clients', newTable: 'customers', newColumn: 'customer_id', required: true },
+    { column: 'driver_id', legacyTable: 'drivers', newTable: 'drivers', newColumn: 'driver_id', required: false },
+  ],
+  map(row) {
+    const status = text(row, 'status');
+    const date = text(row, 'delivery_date');
+    if (status === null) throw new RuleError('status is NULL');
+    if (date === null) throw new RuleError('delivery_date is NULL');
+    toInteger(row.client_id, 'client_id');
+    toInteger(row.driver_id, 'driver_id', { nullable: true });
+    return {
+      delivery_date: parseLegacyDate(date, 'delivery_date'),
+      qty_50kg: toInteger(row.cylinder_50kg, 'cylinder_50kg'),
+      qty_20kg: toInteger(row.cylinder_20kg, 'cylinder_20kg'),
+      qty_16kg: toInteger(row.cylinder_16kg, 'cylinder_16kg'),
+      qty_10kg: toInteger(row.cylinder_10kg, 'cylinder_10kg'),
+      qty_4kg: toInteger(row.cylinder_4kg, 'cylinder_4kg'),
+      status: mapStatus(trimLegacy(status)),
+      amount: toInteger(row.amount, 'amount', { nullable: true }),
+      notes: optionalText(text(row, 'notes')),
+      ...timestamps(row),
+    };
+  },
+};
+
+export const TABLE_MAPPINGS: Record<LegacyTableName, TableMapping> = { clients, drivers, deliveries };
