@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { defineConfig } from 'prisma/config';
-import { PrismaPg } from '@prisma/adapter-pg';
-import { createMigrationPool } from './src/db/migrationPool';
+import { migrationAdapter } from './src/db/migrationAdapter';
 
 // Migrations run on Prisma's bundled Wasm schema engine through the pg driver adapter:
 // nothing is downloaded at run time.
@@ -13,6 +12,6 @@ export default defineConfig({
   async adapter() {
     const url = process.env.DATABASE_URL;
     if (!url) throw new Error('DATABASE_URL is not set: start the stack (luckygas-sync stack up) or point it at PostgreSQL');
-    return new PrismaPg(createMigrationPool(url));
+    return migrationAdapter(url);
   },
 });
