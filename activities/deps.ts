@@ -4,6 +4,7 @@ import { ClaimStore } from '../src/claims';
 import type { AppEnv } from '../src/config/env';
 import { loadSyncConfig, type SyncConfig } from '../src/config/tables';
 import { createPool } from '../src/db/postgres';
+import { createPrisma, type PrismaClient } from '../src/db/prisma';
 import { loadEudcMap, type EudcMap } from '../src/encoding/eudc';
 import { logger, type Logger } from '../src/logger';
 
@@ -12,6 +13,8 @@ export interface ActivityDeps {
   env: AppEnv;
   config: SyncConfig;
   pool: pg.Pool;
+  /** Typed access for the low-volume bookkeeping (runs); batches use set-based SQL on `pool`. */
+  prisma: PrismaClient;
   redis: Redis;
   claims: ClaimStore;
   eudc: EudcMap;
@@ -30,6 +33,7 @@ export function createActivityDeps(env: AppEnv, overrides: Partial<ActivityDeps>
     env,
     config: overrides.config ?? loadSyncConfig(env.SYNC_TABLES_CONFIG),
     pool: overrides.pool ?? createPool(env.DATABASE_URL),
+    prisma: overrides.prisma ?? createPrisma(env.DATABASE_URL),
     redis,
     claims: overrides.claims ?? new ClaimStore(redis, env.CLAIM_TTL_SECONDS),
     eudc: overrides.eudc ?? loadEudcMap(),
@@ -39,5 +43,6 @@ export function createActivityDeps(env: AppEnv, overrides: Partial<ActivityDeps>
 
 export async function closeActivityDeps(deps: ActivityDeps): Promise<void> {
   await deps.pool.end().catch(() => {});
+  await deps.prisma.$disconnect().catch(() => {});
   deps.redis.disconnect();
 }

@@ -98,11 +98,11 @@ export function createLegacyToNewActivities(deps: ActivityDeps) {
     /** Records the run and says where reading starts: the watermark, less the lookback window. */
     async beginTableSync(input: TableSyncStart): Promise<TableSyncPlan> {
       const t = cfg(input.table);
-      await deps.pool.query(
-        `INSERT INTO sync_runs (id, kind, table_name, direction, parent_id, workflow_id, status) VALUES ($1, $2, $3, $4, $5, $1, 'running')
-         ON CONFLICT (id) DO NOTHING`,
-        [input.workflowId, input.kind, input.table, input.direction, input.parentId ?? null],
-      );
+      await deps.prisma.syncRun.upsert({
+        where: { id: input.workflowId },
+        create: { id: input.workflowId, kind: input.kind, tableName: input.table, direction: input.direction, parentId: input.parentId ?? null, workflowId: input.workflowId, status: 'running' },
+        update: {},
+      });
       const state = await deps.pool.query<{ cursor_ts: string | null; cursor_id: string; mode: string }>(
         `SELECT cursor_ts, cursor_id, mode FROM sync_state WHERE table_name = $1 AND direction = $2`,
         [input.table, input.direction],
@@ -198,14 +198,22 @@ export function createLegacyToNewActivities(deps: ActivityDeps) {
     },
 
     async finishTableSync(input: { runId: string; status: 'completed' | 'failed'; error?: string }): Promise<RunSummary> {
-      const res = await deps.pool.query<RunSummary>(
-        `UPDATE sync_runs SET status = $2, error = $3, finished_at = now() WHERE id = $1
-         RETURNING id AS "runId", table_name AS "table", direction, status, rows_read AS "read", rows_written AS "written",
-           rows_unchanged AS "unchanged", rows_held_back AS "heldBack", conflicts,
-           round(extract(epoch FROM finished_at - started_at) * 1000)::int AS "ms"`,
-        [input.runId, input.status, input.error ?? null],
-      );
-      return res.rows[0];
+      const run = await deps.prisma.syncRun.update({
+        where: { id: input.runId },
+        data: { status: input.status, error: input.error ?? null, finishedAt: new Date() },
+      });
+      return {
+        runId: run.id,
+        table: run.tableName ?? '',
+        direction: run.direction ?? '',
+        status: run.status,
+        read: run.rowsRead,
+        written: run.rowsWritten,
+        unchanged: run.rowsUnchanged,
+        heldBack: run.rowsHeldBack,
+        conflicts: run.conflicts,
+        ms: run.finishedAt!.getTime() - run.startedAt.getTime(),
+      };
     },
   };
 }

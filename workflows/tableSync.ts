@@ -11,6 +11,7 @@ import type { BatchSource, RunSummary, TableSyncPlan } from '../activities/legac
 import type { Direction } from '../src/config/tables';
 import type { Cursor } from '../src/sync/legacyReader';
 import { SyncDirection, SyncOutcome, SyncRows, SyncTable } from '../src/temporal/searchAttributes';
+import { rootMessage } from '../src/temporal/failures';
 import { batchSteps, bookkeeping } from './activities';
 
 /**
@@ -86,8 +87,7 @@ export async function tableSyncWorkflow(input: TableSyncInput): Promise<RunSumma
       }
     }
   } catch (err) {
-    const message = err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error).message;
-    await bookkeeping.finishTableSync({ runId: plan.runId, status: 'failed', error: message });
+    await bookkeeping.finishTableSync({ runId: plan.runId, status: 'failed', error: rootMessage(err) });
     upsertSearchAttributes([{ key: SyncOutcome, value: 'failed' }]);
     throw err;
   }

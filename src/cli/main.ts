@@ -1,5 +1,14 @@
 import { Command } from 'commander';
+import { registerBackfillCommand } from './commands/backfill';
+import { registerDemoCommand } from './commands/demo';
+import { registerFixtureCommands } from './commands/fixtures';
+import { registerHeldBackCommands } from './commands/heldBack';
+import { registerScheduleCommands } from './commands/schedule';
 import { registerStackCommands } from './commands/stack';
+import { registerStatusCommand } from './commands/status';
+import { registerSyncCommands } from './commands/sync';
+import { registerTriggerCommands } from './commands/triggers';
+import { registerWorkerCommand } from './commands/worker';
 
 export function buildProgram(): Command {
   const program = new Command('luckygas-sync')
@@ -9,7 +18,16 @@ export function buildProgram(): Command {
       // Usage errors (unknown command, bad flag) exit 2; --help and --version exit 0.
       process.exit(err.exitCode === 0 ? 0 : 2);
     });
+  registerWorkerCommand(program);
+  registerScheduleCommands(program);
+  registerSyncCommands(program);
+  registerBackfillCommand(program);
+  registerStatusCommand(program);
+  registerHeldBackCommands(program);
+  registerTriggerCommands(program);
+  registerFixtureCommands(program);
   registerStackCommands(program);
+  registerDemoCommand(program);
   return program;
 }
 

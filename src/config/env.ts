@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { endpointsFile, PROJECT_ROOT, stackSettingsFromEnv } from '../stack/settings';
+import { CONFIG_DIR, PROJECT_ROOT } from '../paths';
+import { endpointsFile, stackSettingsFromEnv } from '../stack/settings';
 
 /**
  * Runtime settings, validated once here. Variables set in the environment win; otherwise the
@@ -18,7 +19,7 @@ const envSchema = z.object({
   TEMPORAL_UI_URL: z.string().optional(),
   SYNC_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(1440).default(5),
   SYNC_CRON: z.string().optional(),
-  SYNC_TABLES_CONFIG: z.string().default(path.join(PROJECT_ROOT, 'config', 'tables.json')),
+  SYNC_TABLES_CONFIG: z.string().default(path.join('config', 'tables.json')),
   CLAIM_TTL_SECONDS: z.coerce.number().int().min(10).default(3600),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   MONITOR_PORT: z.coerce.number().int().min(0).max(65535).default(9090),

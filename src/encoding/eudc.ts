@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { CONFIG_DIR } from '../paths';
 
 /** The site's meaning of Big5 user-defined (EUDC) codes, both ways. */
 export interface EudcMap {
@@ -17,7 +18,7 @@ const eudcFileSchema = z.object({
   ),
 });
 
-export const DEFAULT_EUDC_MAP_PATH = path.resolve(__dirname, '../../config/eudc-map.json');
+export const DEFAULT_EUDC_MAP_PATH = path.join(CONFIG_DIR, 'eudc-map.json');
 
 export function parseEudcMap(json: unknown, source = 'EUDC map'): EudcMap {
   const parsed = eudcFileSchema.safeParse(json);

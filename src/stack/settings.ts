@@ -1,9 +1,8 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { PROJECT_ROOT } from '../paths';
 import { StackError } from './processes';
 
-/** Root of the project checkout (src/stack → ../..; dist/src/stack → ../../..). */
-export const PROJECT_ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
 
 const port = z.coerce.number().int().min(1).max(65535);
 

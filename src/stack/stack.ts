@@ -1,9 +1,10 @@
+import { PROJECT_ROOT } from '../paths';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run } from './processes';
 import { postgresRunning, startPostgres, stopPostgres } from './postgres';
 import { redisRunning, startRedis, stopRedis } from './redis';
-import { endpointsFile, localEndpoints, PROJECT_ROOT, type StackEndpoints, type StackSettings } from './settings';
+import { endpointsFile, localEndpoints, type StackEndpoints, type StackSettings } from './settings';
 import { resolveTemporalCli, startTemporal, stopTemporal, temporalRunning } from './temporal';
 import { SEARCH_ATTRIBUTES } from '../temporal/searchAttributes';
 
@@ -69,7 +70,7 @@ export function stackStatus(s: StackSettings): StackStatus {
 
 /** Applies the committed migrations with Prisma's Wasm schema engine (prisma.config.ts). */
 export function migrate(databaseUrl: string): void {
-  run(process.execPath, [path.join(PROJECT_ROOT, 'node_modules', 'prisma', 'build', 'index.js'), 'migrate', 'deploy'], {
+  run(process.execPath, [path.join('node_modules', 'prisma', 'build', 'index.js'), 'migrate', 'deploy'], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, DATABASE_URL: databaseUrl, PRISMA_HIDE_UPDATE_MESSAGE: '1' },
   });

@@ -1,8 +1,9 @@
+import { PROJECT_ROOT } from '../paths';
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isAlive, isExecutable, portOpen, readPid, run, stopProcess, StackError, waitFor, which } from './processes';
-import { PROJECT_ROOT, type StackSettings } from './settings';
+import { type StackSettings } from './settings';
 import { SEARCH_ATTRIBUTES } from '../temporal/searchAttributes';
 
 /** The official `temporal` CLI's dev server, with SQLite persistence and the Web UI. */

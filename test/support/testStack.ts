@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { PROJECT_ROOT, stackSettingsFromEnv, type StackSettings } from '../../src/stack/settings';
+import { PROJECT_ROOT } from '../../src/paths';
+import { stackSettingsFromEnv, type StackSettings } from '../../src/stack/settings';
 
 /**
  * The tests' own stack: its own data folder and ports, so it runs beside a developer's

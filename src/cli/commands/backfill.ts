@@ -1,0 +1,80 @@
+import type { Command } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { loadEnv } from '../../config/env';
+import { loadSyncConfig, tableConfig } from '../../config/tables';
+import { openLegacy } from '../../db/legacy';
+import { connectClient } from '../../temporal/connection';
+import { backfillWorkflowId } from '../../temporal/ids';
+import { withWorkerIfNone } from '../../temporal/inProcessWorker';
+import type { RunSummary } from '../../../activities/legacyToNew';
+import { action, printJson, printTable } from '../output';
+
+/** Follows a backfill's progress query on a progress bar until it ends. */
+async function follow(handle: WorkflowHandle, total: number, quiet: boolean): Promise<RunSummary> {
+  const bar = quiet ? null : new SingleBar({ format: '{table} [{bar}] {value}/{total} rows | {rate} rows/s | {eta_formatted} left', etaBuffer: 20 }, Presets.shades_classic);
+  const started = Date.now();
+  bar?.start(total, 0, { table: handle.workflowId, rate: 0 });
+  const timer = setInterval(async () => {
+    try {
+      const p = await handle.query<{ read: number }>('progress');
+      bar?.update(p.read, { rate: Math.round(p.read / ((Date.now() - started) / 1000)) });
+    } catch {
+      /* between continue-as-new runs the query may miss once */
+    }
+  }, 1000);
+  try {
+    const result = (await handle.result()) as RunSummary;
+    bar?.update(result.read);
+    return result;
+  } finally {
+    clearInterval(timer);
+    bar?.stop();
+  }
+}
+
+export function registerBackfillCommand(program: Command): void {
+  program
+    .command('backfill')
+    .description('sync every legacy row of tables from the beginning (resumable: runs again attach to the running backfill)')
+    .option('-t, --table <table...>', 'tables, parents first (default: all configured, in dependency order)')
+    .option('--json', 'print the summary as JSON')
+    .action(
+      action(async (opts: { table?: string[]; json?: boolean }) => {
+        const env = loadEnv();
+        const config = loadSyncConfig(env.SYNC_TABLES_CONFIG);
+        const tables = opts.table ?? config.tables.map((t) => t.legacyTable);
+        tables.forEach((t) => tableConfig(config, t));
+        const client = await connectClient(env);
+        const results: RunSummary[] = [];
+        try {
+          await withWorkerIfNone(
+            client,
+            env,
+            async () => {
+              for (const table of tables) {
+                const legacy = openLegacy(env.LEGACY_DB_PATH);
+                const total = (legacy.prepare(`SELECT count(*) AS n FROM ${tableConfig(config, table).legacyTable}`).get() as { n: number }).n;
+                legacy.close();
+                const workflowId = backfillWorkflowId(table);
+                let handle: WorkflowHandle;
+                try {
+                  handle = await client.workflow.start('backfillWorkflow', { taskQueue: env.TEMPORAL_TASK_QUEUE, workflowId, args: [{ table }], staticSummary: `backfill ${table}` });
+                } catch (err) {
+                  if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+                  handle = client.workflow.getHandle(workflowId);
+                  process.stderr.write(`${workflowId} is already running: following it\n`);
+                }
+                results.push(await follow(handle, total, Boolean(opts.json) || !process.stderr.isTTY));
+              }
+            },
+            (l) => process.stderr.write(`${l}\n`),
+          );
+        } finally {
+          await client.connection.close();
+        }
+        if (opts.json) printJson(results);
+        else printTable(results.map((r) => ({ table: r.table, status: r.status, read: r.read, written: r.written, unchanged: r.unchanged, 'held back': r.heldBack, ms: r.ms })));
+      }),
+    );
+}

@@ -1,0 +1,86 @@
+import type { Command } from 'commander';
+import { loadEnv } from '../../config/env';
+import { loadSyncConfig, tableConfig } from '../../config/tables';
+import { createPrisma } from '../../db/prisma';
+import { connectClient } from '../../temporal/connection';
+import { withWorkerIfNone } from '../../temporal/inProcessWorker';
+import type { RunSummary } from '../../../activities/legacyToNew';
+import { action, printJson, printTable } from '../output';
+
+export function registerHeldBackCommands(program: Command): void {
+  const held = program.command('held-back').description('rows that could not be synced exactly, with the reason and their raw bytes');
+
+  held
+    .command('list')
+    .description('unresolved held-back rows (newest first)')
+    .option('-t, --table <table>', 'only this table')
+    .option('--all', 'include resolved rows')
+    .option('--limit <n>', 'at most n rows', (v) => parseInt(v, 10), 100)
+    .option('--json', 'print as JSON, with the raw values (hex)')
+    .action(
+      action(async (opts: { table?: string; all?: boolean; limit: number; json?: boolean }) => {
+        const env = loadEnv();
+        const prisma = createPrisma(env.DATABASE_URL);
+        try {
+          const rows = await prisma.syncHeldBack.findMany({
+            where: { ...(opts.table ? { tableName: opts.table } : {}), ...(opts.all ? {} : { resolvedAt: null }) },
+            orderBy: { lastSeenAt: 'desc' },
+            take: opts.limit,
+          });
+          if (opts.json) return printJson(rows);
+          if (rows.length === 0) return void process.stdout.write('no held-back rows\n');
+          printTable(
+            rows.map((r) => ({
+              table: r.tableName,
+              direction: r.direction,
+              id: r.rowId,
+              kind: r.reasonKind,
+              reason: r.reason,
+              attempts: r.attempts,
+              'last seen': r.lastSeenAt.toISOString(),
+              resolved: r.resolvedAt?.toISOString() ?? null,
+            })),
+          );
+        } finally {
+          await prisma.$disconnect();
+        }
+      }),
+    );
+
+  held
+    .command('retry')
+    .description('sync the held-back rows again (after fixing the source row or the EUDC map)')
+    .option('-t, --table <table...>', 'only these tables (parents first)')
+    .option('--json', 'print the summary as JSON')
+    .action(
+      action(async (opts: { table?: string[]; json?: boolean }) => {
+        const env = loadEnv();
+        const config = loadSyncConfig(env.SYNC_TABLES_CONFIG);
+        const tables = (opts.table ?? config.tables.map((t) => t.legacyTable)).map((t) => tableConfig(config, t).legacyTable);
+        const client = await connectClient(env);
+        const results: RunSummary[] = [];
+        try {
+          await withWorkerIfNone(
+            client,
+            env,
+            async () => {
+              for (const table of tables) {
+                results.push(
+                  await client.workflow.execute('tableSyncWorkflow', {
+                    taskQueue: env.TEMPORAL_TASK_QUEUE,
+                    workflowId: `held-back-retry/${table}/${new Date().toISOString()}`,
+                    args: [{ table, direction: 'legacy-to-new', kind: 'retry' }],
+                  }),
+                );
+              }
+            },
+            (l) => process.stderr.write(`${l}\n`),
+          );
+        } finally {
+          await client.connection.close();
+        }
+        if (opts.json) return printJson(results);
+        printTable(results.map((r) => ({ table: r.table, retried: r.read, written: r.written, 'still held': r.heldBack })));
+      }),
+    );
+}
