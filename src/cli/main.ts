@@ -3,6 +3,7 @@ import { registerBackfillCommand } from './commands/backfill';
 import { registerDemoCommand } from './commands/demo';
 import { registerFixtureCommands } from './commands/fixtures';
 import { registerHeldBackCommands } from './commands/heldBack';
+import { registerMonitorCommand } from './commands/monitor';
 import { registerScheduleCommands } from './commands/schedule';
 import { registerStackCommands } from './commands/stack';
 import { registerStatusCommand } from './commands/status';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerStatusCommand(program);
   registerHeldBackCommands(program);
   registerTriggerCommands(program);
+  registerMonitorCommand(program);
   registerFixtureCommands(program);
   registerStackCommands(program);
   registerDemoCommand(program);

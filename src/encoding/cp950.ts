@@ -93,18 +93,47 @@ function plausibleUtf8(text: string): boolean {
   return true;
 }
 
-/** Legacy text bytes → text, by the column's mode; 'auto' tells UTF-8 rows from CP950 rows. */
-export function decodeLegacyText(bytes: Buffer, mode: TextEncodingMode, eudc: EudcMap): Decoded {
+/**
+ * Legacy text bytes → text, by the column's mode; 'auto' tells UTF-8 rows from CP950 rows.
+ * `rowHint` is the encoding the row's other values prove (see rowEncodingHint): a patched row
+ * is UTF-8 as a whole, so a value both readings accept follows its row.
+ */
+export function decodeLegacyText(bytes: Buffer, mode: TextEncodingMode, eudc: EudcMap, rowHint?: 'utf8' | 'cp950'): Decoded {
   if (isAscii(bytes)) return { ok: true, value: bytes.toString('latin1') };
   if (mode === 'cp950') return decodeCp950(bytes, eudc);
   const utf8 = decodeUtf8Strict(bytes);
   if (mode === 'utf8') {
     return utf8 === null ? { ok: false, reason: firstUtf8Error(bytes) } : { ok: true, value: utf8 };
   }
-  if (utf8 !== null && plausibleUtf8(utf8)) return { ok: true, value: utf8 };
+  if (rowHint === 'utf8' && utf8 !== null) return { ok: true, value: utf8 };
+  if (rowHint === 'cp950') {
+    const cp = decodeCp950(bytes, eudc);
+    if (cp.ok) return cp;
+  }
+  // Both readings can succeed (e.g. Big5 '騏中' F1AF A4A4 is also the UTF-8 of U+6F924): UTF-8 is
+  // preferred only when its text is what CP950 and the EUDC map could hold (a UTF-8 row of the
+  // patched app); a reading into characters outside them is CP950 bytes misread.
+  if (utf8 !== null && plausibleUtf8(utf8) && encodeCp950(utf8, eudc).ok) return { ok: true, value: utf8 };
   const cp950 = decodeCp950(bytes, eudc);
   if (cp950.ok || utf8 === null) return cp950;
   return { ok: true, value: utf8 };
+}
+
+/**
+ * The encoding a row's text values prove: a value only UTF-8 can read makes the row UTF-8,
+ * one only CP950 can read makes it CP950; no proof, or proofs both ways, gives no hint.
+ */
+export function rowEncodingHint(values: Buffer[], eudc: EudcMap): 'utf8' | 'cp950' | undefined {
+  let utf8 = false;
+  let cp950 = false;
+  for (const v of values) {
+    if (isAscii(v)) continue;
+    const u = decodeUtf8Strict(v) !== null;
+    const c = decodeCp950(v, eudc).ok;
+    if (u && !c) utf8 = true;
+    if (c && !u) cp950 = true;
+  }
+  return utf8 === cp950 ? undefined : utf8 ? 'utf8' : 'cp950';
 }
 
 /** Names the offset of the first byte that breaks UTF-8, for the held-back reason. */
@@ -121,14 +150,32 @@ function firstUtf8Error(bytes: Buffer): string {
   return 'invalid UTF-8';
 }
 
+/**
+ * CP950 has two codes for 十 and 卅 (A2CC/A451, A2CE/A4CA). iconv-lite encodes the symbol-area
+ * ones; Windows (the legacy app's IME and .NET), Python and WHATWG write the hanzi codes.
+ */
+const PREFERRED_CODES: ReadonlyMap<string, Buffer> = new Map([
+  ['\u5341', Buffer.from([0xa4, 0x51])],
+  ['\u5345', Buffer.from([0xa4, 0xca])],
+]);
+const HAS_PREFERRED = /[\u5341\u5345]/;
+
 /** Text → CP950 bytes; characters CP950 lacks go through the EUDC map, or the text is refused. */
 export function encodeCp950(text: string, eudc: EudcMap): Encoded {
-  const fast = iconv.encode(text, 'cp950');
-  if (iconv.decode(fast, 'cp950') === text) return { ok: true, bytes: fast };
+  if (!HAS_PREFERRED.test(text)) {
+    const fast = iconv.encode(text, 'cp950');
+    if (iconv.decode(fast, 'cp950') === text) return { ok: true, bytes: fast };
+  }
 
   const parts: Buffer[] = [];
   let offset = 0;
   for (const ch of text) {
+    const preferred = PREFERRED_CODES.get(ch);
+    if (preferred !== undefined) {
+      parts.push(preferred);
+      offset += 1;
+      continue;
+    }
     const enc = iconv.encode(ch, 'cp950');
     if (iconv.decode(enc, 'cp950') === ch) {
       parts.push(enc);

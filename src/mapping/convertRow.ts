@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { decodeLegacyText, type TextEncodingMode } from '../encoding/cp950';
+import { decodeLegacyText, rowEncodingHint, type TextEncodingMode } from '../encoding/cp950';
 import type { EudcMap } from '../encoding/eudc';
 import { RuleError } from './rules';
 import type { DecodedRow, NewValues, TableMapping } from './tables';
@@ -67,10 +67,15 @@ export function convertRow(
     held: { legacyId: row.id, hash, reasonKind, reason, raw: rawImage(row) },
   });
   const decoded: DecodedRow = {};
+  const autoValues = mapping.legacyColumns
+    .filter((c) => c.kind === 'text' && (encodings[c.name] ?? 'auto') === 'auto')
+    .map((c) => row.cols[c.name])
+    .filter((v): v is Buffer => Buffer.isBuffer(v));
+  const hint = rowEncodingHint(autoValues, eudc);
   for (const col of mapping.legacyColumns) {
     const v = row.cols[col.name];
     if (col.kind === 'text' && Buffer.isBuffer(v)) {
-      const d = decodeLegacyText(v, encodings[col.name] ?? 'auto', eudc);
+      const d = decodeLegacyText(v, encodings[col.name] ?? 'auto', eudc, hint);
       if (!d.ok) return hold('decode', `${col.name}: ${d.reason}`);
       decoded[col.name] = d.value;
     } else {

@@ -1,0 +1,254 @@
+import type pg from 'pg';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { computeHealth, CONSISTENCY_SQL, HELD_BACK_SQL, LAG_SQL, severity, withTimeout, type HealthOptions } from './health';
+import type { Thresholds } from './thresholds';
+
+/**
+ * Prometheus metrics, on registries of our own (never prom-client's global one).
+ *
+ * Two kinds:
+ * - In-process, observed by the worker while it runs: the cycle and activity duration
+ *   histograms and Node's default process metrics (prefix `luckygas_`). They live on one
+ *   module-level registry, `processRegistry`, so `observeActivity` / `observeCycle` can be
+ *   called from anywhere in the worker without passing a registry around.
+ * - From PostgreSQL, computed at scrape time (collect callbacks): lag, row counts, failed
+ *   runs, conflicts, held-back rows, consistency differences and the overall health. One
+ *   snapshot of the database is taken per scrape and shared by all of them, so a scrape is a
+ *   handful of queries and its numbers agree with each other.
+ *
+ * Naming: the cumulative row counts are a Counter, `luckygas_sync_rows_total`, whose value
+ * is set from the sums over sync_runs at each scrape (reset, then incremented by the sum).
+ * That keeps the `_total` convention for counters (promtool's lint wants it) and lets
+ * `rate()` give throughput; if old sync_runs are ever pruned, Prometheus sees an ordinary
+ * counter reset. The other database numbers are gauges named as the design asks
+ * (no `_total` suffix, which would be wrong on a gauge).
+ */
+
+export const ROW_OUTCOMES = ['written', 'unchanged', 'held_back'] as const;
+
+// ───────────────────────────── in-process (the worker) ─────────────────────────────
+
+/** The module-level registry the worker's observations go to. */
+export const processRegistry = new Registry();
+
+const cycleDuration = new Histogram({
+  name: 'luckygas_sync_cycle_duration_seconds',
+  help: 'Duration of whole sync cycles, observed by the worker.',
+  buckets: [0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 300, 600, 1800],
+  registers: [processRegistry],
+});
+
+const activityDuration = new Histogram({
+  name: 'luckygas_sync_activity_duration_seconds',
+  help: 'Duration of sync activities by activity name, observed by the worker.',
+  labelNames: ['activity'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+  registers: [processRegistry],
+});
+
+let defaultMetricsStarted = false;
+function ensureDefaultMetrics(): void {
+  if (defaultMetricsStarted) return;
+  defaultMetricsStarted = true;
+  collectDefaultMetrics({ register: processRegistry, prefix: 'luckygas_' });
+}
+
+function checkSeconds(seconds: number): boolean {
+  return Number.isFinite(seconds) && seconds >= 0;
+}
+
+/** Records one activity execution (seconds). Bad values (negative, NaN) are ignored. */
+export function observeActivity(name: string, seconds: number): void {
+  if (checkSeconds(seconds)) activityDuration.observe({ activity: name }, seconds);
+}
+
+/** Records one sync cycle (seconds). Bad values (negative, NaN) are ignored. */
+export function observeCycle(seconds: number): void {
+  if (checkSeconds(seconds)) cycleDuration.observe(seconds);
+}
+
+// ───────────────────────────── from PostgreSQL, at scrape time ─────────────────────────────
+
+interface Snapshot {
+  lag: { table: string; direction: string; seconds: number }[];
+  rows: { table: string; direction: string; written: number; unchanged: number; heldBack: number; failedRuns: number }[];
+  conflicts: { table: string; conflicts: number }[];
+  heldBack: { table: string; direction: string; rows: number }[];
+  consistencyDifferences: number | null;
+  healthSeverity: number;
+}
+
+const ROWS_SQL = `
+  SELECT table_name, direction,
+         coalesce(sum(rows_written), 0)::bigint AS written,
+         coalesce(sum(rows_unchanged), 0)::bigint AS unchanged,
+         coalesce(sum(rows_held_back), 0)::bigint AS held_back,
+         count(*) FILTER (WHERE status = 'failed')::bigint AS failed_runs
+    FROM sync_runs WHERE table_name IS NOT NULL AND direction IS NOT NULL
+   GROUP BY table_name, direction ORDER BY table_name, direction`;
+
+const CONFLICTS_SQL = `
+  SELECT table_name, coalesce(sum(conflicts), 0)::bigint AS conflicts
+    FROM sync_runs WHERE table_name IS NOT NULL GROUP BY table_name ORDER BY table_name`;
+
+async function takeSnapshot(pool: pg.Pool, thresholds: Thresholds, options: HealthOptions): Promise<Snapshot> {
+  const now = new Date();
+  const [lag, rows, conflicts, held, consistency, health] = await withTimeout(Promise.all([
+    pool.query<{ table_name: string; direction: string; last_completed_at: Date | null }>(LAG_SQL),
+    pool.query<{ table_name: string; direction: string; written: string; unchanged: string; held_back: string; failed_runs: string }>(ROWS_SQL),
+    pool.query<{ table_name: string; conflicts: string }>(CONFLICTS_SQL),
+    pool.query<{ table_name: string; direction: string; rows: string }>(HELD_BACK_SQL),
+    pool.query<{ differences: number }>(CONSISTENCY_SQL),
+    computeHealth(pool, thresholds, now, options),
+  ]), options.timeoutMs ?? 10_000);
+  return {
+    // Never completed: +Inf, so `luckygas_sync_lag_seconds > 1800` alerts on it too.
+    lag: lag.rows.map((r) => ({
+      table: r.table_name,
+      direction: r.direction,
+      seconds: r.last_completed_at ? Math.max(0, (now.getTime() - r.last_completed_at.getTime()) / 1000) : Infinity,
+    })),
+    rows: rows.rows.map((r) => ({
+      table: r.table_name,
+      direction: r.direction,
+      written: Number(r.written),
+      unchanged: Number(r.unchanged),
+      heldBack: Number(r.held_back),
+      failedRuns: Number(r.failed_runs),
+    })),
+    conflicts: conflicts.rows.map((r) => ({ table: r.table_name, conflicts: Number(r.conflicts) })),
+    heldBack: held.rows.map((r) => ({ table: r.table_name, direction: r.direction, rows: Number(r.rows) })),
+    consistencyDifferences: consistency.rows[0]?.differences ?? null,
+    healthSeverity: severity(health.status),
+  };
+}
+
+export type MetricsOptions = HealthOptions;
+
+/**
+ * A registry with the database metrics (computed at scrape time from `pool`) and the
+ * in-process ones (`processRegistry`: histograms and default process metrics). Serve it with
+ * `await registry.metrics()` and `registry.contentType`.
+ *
+ * If PostgreSQL cannot be queried, the scrape still succeeds: `luckygas_sync_database_up` is
+ * 0, `luckygas_sync_health_status` is 3 (critical), the per-table series are absent and
+ * `luckygas_sync_consistency_differences` keeps its last known value.
+ */
+export function createMetricsRegistry(pool: pg.Pool, thresholds: Thresholds, options: MetricsOptions = {}): Registry {
+  ensureDefaultMetrics();
+  const db = new Registry();
+
+  // One snapshot per scrape: registry.metrics() starts every collect() before any resolves,
+  // so they all share the promise in flight; the next scrape takes a new one.
+  let inFlight: Promise<Snapshot | null> | null = null;
+  const snapshot = (): Promise<Snapshot | null> => {
+    if (!inFlight) {
+      inFlight = takeSnapshot(pool, thresholds, options)
+        .catch(() => null)
+        .finally(() => {
+          inFlight = null;
+        });
+    }
+    return inFlight;
+  };
+
+  const databaseUp = new Gauge({
+    name: 'luckygas_sync_database_up',
+    help: '1 if the monitor could query PostgreSQL at this scrape, else 0.',
+    registers: [db],
+    collect: async () => {
+      databaseUp.set((await snapshot()) ? 1 : 0);
+    },
+  });
+
+  const lag = new Gauge({
+    name: 'luckygas_sync_lag_seconds',
+    help: 'Seconds since the last completed table sync per table and direction (+Inf if it never completed).',
+    labelNames: ['table', 'direction'] as const,
+    registers: [db],
+    collect: async () => {
+      const s = await snapshot();
+      lag.reset();
+      for (const r of s?.lag ?? []) lag.set({ table: r.table, direction: r.direction }, r.seconds);
+    },
+  });
+
+  const rows = new Counter({
+    name: 'luckygas_sync_rows_total',
+    help: 'Rows processed by the sync per table, direction and outcome (written|unchanged|held_back), summed over all sync_runs.',
+    labelNames: ['table', 'direction', 'outcome'] as const,
+    registers: [db],
+    collect: async () => {
+      const s = await snapshot();
+      rows.reset();
+      for (const r of s?.rows ?? []) {
+        rows.inc({ table: r.table, direction: r.direction, outcome: 'written' }, r.written);
+        rows.inc({ table: r.table, direction: r.direction, outcome: 'unchanged' }, r.unchanged);
+        rows.inc({ table: r.table, direction: r.direction, outcome: 'held_back' }, r.heldBack);
+      }
+    },
+  });
+
+  const runErrors = new Gauge({
+    name: 'luckygas_sync_run_errors',
+    help: 'Sync runs that failed, per table and direction (all recorded runs).',
+    labelNames: ['table', 'direction'] as const,
+    registers: [db],
+    collect: async () => {
+      const s = await snapshot();
+      runErrors.reset();
+      for (const r of s?.rows ?? []) runErrors.set({ table: r.table, direction: r.direction }, r.failedRuns);
+    },
+  });
+
+  const conflicts = new Gauge({
+    name: 'luckygas_sync_conflicts',
+    help: 'Conflicts (a row changed on both sides) per table, summed over all sync_runs.',
+    labelNames: ['table'] as const,
+    registers: [db],
+    collect: async () => {
+      const s = await snapshot();
+      conflicts.reset();
+      for (const r of s?.conflicts ?? []) conflicts.set({ table: r.table }, r.conflicts);
+    },
+  });
+
+  const heldBack = new Gauge({
+    name: 'luckygas_sync_held_back_rows',
+    help: 'Rows held back and not yet resolved, per table and direction.',
+    labelNames: ['table', 'direction'] as const,
+    registers: [db],
+    collect: async () => {
+      const s = await snapshot();
+      heldBack.reset();
+      if (!s) return;
+      // Every pair the sync knows gets a series (0 when nothing is held back), so it does not vanish.
+      const values = new Map<string, { table: string; direction: string; rows: number }>();
+      for (const r of s.rows) values.set(`${r.table}\u0000${r.direction}`, { table: r.table, direction: r.direction, rows: 0 });
+      for (const r of s.heldBack) values.set(`${r.table}\u0000${r.direction}`, r);
+      for (const v of values.values()) heldBack.set({ table: v.table, direction: v.direction }, v.rows);
+    },
+  });
+
+  const consistency = new Gauge({
+    name: 'luckygas_sync_consistency_differences',
+    help: 'Differences found by the latest completed consistency check (0 if none has run).',
+    registers: [db],
+    collect: async () => {
+      const s = await snapshot();
+      if (s) consistency.set(s.consistencyDifferences ?? 0);
+    },
+  });
+
+  const healthStatus = new Gauge({
+    name: 'luckygas_sync_health_status',
+    help: 'Overall sync health: 0 healthy, 1 info, 2 warning, 3 critical.',
+    registers: [db],
+    collect: async () => {
+      const s = await snapshot();
+      healthStatus.set(s ? s.healthSeverity : severity('critical'));
+    },
+  });
+
+  return Registry.merge([db, processRegistry]);
+}
