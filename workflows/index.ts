@@ -1,4 +1,4 @@
 // Workflow code only: deterministic, no I/O. The worker bundles this file.
-export { syncCycleWorkflow } from './syncCycle';
-export { tableSyncWorkflow, progressQuery } from './tableSync';
-export { backfillWorkflow } from './backfill';
+export { SyncCycleWorkflow } from './syncCycle';
+export { TableSyncWorkflow, progressQuery } from './tableSync';
+export { BackfillWorkflow } from './backfill';

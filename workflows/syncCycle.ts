@@ -1,7 +1,7 @@
 import { executeChild, ParentClosePolicy, workflowInfo } from '@temporalio/workflow';
 import type { RunSummary } from '../activities/legacyToNew';
 import { bookkeeping } from './activities';
-import { tableSyncWorkflow } from './tableSync';
+import { TableSyncWorkflow } from './tableSync';
 
 /**
  * One sync cycle: every configured table, parents before children (orders need their
@@ -17,7 +17,7 @@ export interface CycleSummary {
   tables: RunSummary[];
 }
 
-export async function syncCycleWorkflow(input: SyncCycleInput = {}): Promise<CycleSummary> {
+export async function SyncCycleWorkflow(input: SyncCycleInput = {}): Promise<CycleSummary> {
   const cycleId = workflowInfo().workflowId;
   const { levels, directions } = await bookkeeping.planCycle({ tables: input.tables });
   const summaries: RunSummary[] = [];
@@ -27,7 +27,7 @@ export async function syncCycleWorkflow(input: SyncCycleInput = {}): Promise<Cyc
         directions[table]
           .filter((d) => d === 'legacy-to-new')
           .map((direction) =>
-            executeChild(tableSyncWorkflow, {
+            executeChild(TableSyncWorkflow, {
               workflowId: `table-sync/${table}/${direction}/${cycleId}`,
               args: [{ table, direction, parentId: cycleId }],
               parentClosePolicy: ParentClosePolicy.TERMINATE,

@@ -52,7 +52,7 @@ export const progressQuery = defineQuery<Progress & { source: BatchSource; curso
 
 const BATCHES_PER_RUN = 100;
 
-export async function tableSyncWorkflow(input: TableSyncInput): Promise<RunSummary> {
+export async function TableSyncWorkflow(input: TableSyncInput): Promise<RunSummary> {
   const kind = input.kind ?? 'table';
   const { workflowId } = workflowInfo();
   upsertSearchAttributes([
@@ -75,7 +75,7 @@ export async function tableSyncWorkflow(input: TableSyncInput): Promise<RunSumma
     let batchesThisRun = 0;
     for (;;) {
       if (batchesThisRun >= BATCHES_PER_RUN) {
-        await continueAsNew<typeof tableSyncWorkflow>({ ...input, resume: state });
+        await continueAsNew<typeof TableSyncWorkflow>({ ...input, resume: state });
       }
       const batch = await runBatch(input.table, plan, state, kind);
       batchesThisRun++;

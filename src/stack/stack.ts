@@ -81,7 +81,7 @@ function registerSearchAttributes(s: StackSettings, address: string): void {
   const cli = resolveTemporalCli(s);
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) {
     try {
-      run(cli, ['operator', 'search-attribute', 'create', '--name', name, '--type', type, '--address', address, '--yes']);
+      run(cli, ['operator', 'search-attribute', 'create', '--name', name, '--type', type, '--address', address]);
     } catch (err) {
       if (!/already exists/i.test((err as Error).message)) throw err;
     }

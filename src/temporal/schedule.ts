@@ -11,7 +11,7 @@ export async function createOrUpdateSchedule(client: Client, env: AppEnv, { inte
   const spec: ScheduleSpec = intervalSeconds ? { intervals: [{ every: `${intervalSeconds} seconds` }] } : scheduleSpec(env);
   const action = {
     type: 'startWorkflow' as const,
-    workflowType: 'syncCycleWorkflow',
+    workflowType: 'SyncCycleWorkflow',
     workflowId: 'sync-cycle/scheduled',
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     args: [{}],

@@ -60,7 +60,7 @@ export async function startHarness(opts: { config?: SyncConfig; env?: Record<str
     client,
     sync,
     async runCycle(tables?: string[]) {
-      return client.workflow.execute('syncCycleWorkflow', {
+      return client.workflow.execute('SyncCycleWorkflow', {
         taskQueue: env.TEMPORAL_TASK_QUEUE,
         workflowId: `sync-cycle/test/${env.TEMPORAL_TASK_QUEUE}/${n++}`,
         args: [{ tables }],

@@ -59,7 +59,7 @@ export function registerBackfillCommand(program: Command): void {
                 const workflowId = backfillWorkflowId(table);
                 let handle: WorkflowHandle;
                 try {
-                  handle = await client.workflow.start('backfillWorkflow', { taskQueue: env.TEMPORAL_TASK_QUEUE, workflowId, args: [{ table }], staticSummary: `backfill ${table}` });
+                  handle = await client.workflow.start('BackfillWorkflow', { taskQueue: env.TEMPORAL_TASK_QUEUE, workflowId, args: [{ table }], staticSummary: `backfill ${table}` });
                 } catch (err) {
                   if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
                   handle = client.workflow.getHandle(workflowId);

@@ -66,7 +66,7 @@ export function registerHeldBackCommands(program: Command): void {
             async () => {
               for (const table of tables) {
                 results.push(
-                  await client.workflow.execute('tableSyncWorkflow', {
+                  await client.workflow.execute('TableSyncWorkflow', {
                     taskQueue: env.TEMPORAL_TASK_QUEUE,
                     workflowId: `held-back-retry/${table}/${new Date().toISOString()}`,
                     args: [{ table, direction: 'legacy-to-new', kind: 'retry' }],

@@ -32,7 +32,7 @@ export async function runCycleOnce(tables: string[] | undefined, how: 'manual' |
       client,
       env,
       async () => {
-        const handle = await client.workflow.start('syncCycleWorkflow', {
+        const handle = await client.workflow.start('SyncCycleWorkflow', {
           taskQueue: env.TEMPORAL_TASK_QUEUE,
           workflowId,
           args: [{ tables }],
