@@ -1,6 +1,7 @@
 import type { ActivityDeps } from './deps';
 import { observeActivity } from '../src/monitor/metrics';
 import { createLegacyToNewActivities } from './legacyToNew';
+import { createNewToLegacyActivities } from './newToLegacy';
 
 /** Times every activity for the monitor's histogram, keeping its signature. */
 function timed<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
@@ -22,6 +23,7 @@ function timed<T extends Record<string, (...args: never[]) => Promise<unknown>>>
 export function createActivities(deps: ActivityDeps) {
   return timed({
     ...createLegacyToNewActivities(deps),
+    ...createNewToLegacyActivities(deps),
   });
 }
 

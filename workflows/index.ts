@@ -2,3 +2,4 @@
 export { SyncCycleWorkflow } from './syncCycle';
 export { TableSyncWorkflow, progressQuery } from './tableSync';
 export { BackfillWorkflow } from './backfill';
+export { WriteBackWorkflow } from './writeBack';

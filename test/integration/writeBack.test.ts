@@ -1,0 +1,174 @@
+import { spawn } from 'node:child_process';
+import Database from 'better-sqlite3';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { generateLegacyDb, legacyText } from '../../src/fixtures/legacyFixture';
+import { loadEudcMap } from '../../src/encoding/eudc';
+import { encodeCp950 } from '../../src/encoding/cp950';
+import { writeDeliveries } from '../../src/sync/legacyWriter';
+import { createActivities } from '../../activities';
+import type { BatchResult } from '../../src/sync/applyToNew';
+import { configWith, count, startHarness, type SyncHarness } from '../support/syncHarness';
+
+const eudc = loadEudcMap();
+const cp950 = (s: string) => {
+  const e = encodeCp950(s, eudc);
+  if (!e.ok) throw new Error(e.reason);
+  return e.bytes;
+};
+
+describe('new → legacy write-back for deliveries', () => {
+  let h: SyncHarness;
+  let customerId: number;
+  beforeAll(async () => {
+    h = await startHarness();
+    generateLegacyDb({ path: h.legacyPath, seed: 11, clients: 50, drivers: 5, deliveries: 300 });
+    await h.runCycle();
+    customerId = (await h.pool.query(`SELECT id FROM customers ORDER BY id LIMIT 1`)).rows[0].id;
+  });
+  afterAll(async () => h?.close());
+
+  const legacyCount = () => {
+    const db = new Database(h.legacyPath, { readonly: true });
+    try {
+      return (db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+  const legacyRow = (id: number) => {
+    const db = new Database(h.legacyPath, { readonly: true });
+    try {
+      return db.prepare('SELECT client_id, CAST(status AS BLOB) AS status, CAST(notes AS BLOB) AS notes, typeof(notes) AS notes_type, cylinder_20kg, updated_at FROM deliveries WHERE id = ?').get(id) as Record<string, unknown>;
+    } finally {
+      db.close();
+    }
+  };
+  const newOrder = async (notes: string) =>
+    (
+      await h.pool.query(
+        `INSERT INTO orders (customer_id, delivery_date, qty_20kg, status, amount, notes, updated_at)
+         VALUES ($1, '2031-05-06', 2, 'pending', 1500, $2, '2031-05-06T01:02:03Z') RETURNING id`,
+        [customerId, notes],
+      )
+    ).rows[0].id as number;
+
+  it('writes an order created in PostgreSQL to legacy with the right bytes, and gives it its legacy_id', async () => {
+    const before = legacyCount();
+    const id = await newOrder('請堃先生收 上午十點前');
+    await h.runCycle(['deliveries']);
+    const order = (await h.pool.query('SELECT legacy_id, customer_id FROM orders WHERE id = $1', [id])).rows[0];
+    expect(order.legacy_id).not.toBeNull();
+    expect(legacyCount()).toBe(before + 1);
+    const row = legacyRow(order.legacy_id);
+    const clientLegacy = (await h.pool.query('SELECT legacy_id FROM customers WHERE id = $1', [customerId])).rows[0].legacy_id;
+    expect(row.client_id).toBe(clientLegacy);
+    expect((row.status as Buffer).toString('hex')).toBe(cp950('待配送').toString('hex'));
+    // 堃 goes back to its EUDC code FA40; text is stored as TEXT, as the legacy application does.
+    expect((row.notes as Buffer).toString('hex')).toBe(cp950('請堃先生收 上午十點前').toString('hex'));
+    expect((row.notes as Buffer).includes(Buffer.from([0xfa, 0x40]))).toBe(true);
+    expect(row.notes_type).toBe('text');
+    expect(row.updated_at).toBe('2031-05-06 09:02:03');
+    const journal = await count(h.pool, `SELECT count(*) FROM sync_journal WHERE side = 'legacy' AND row_id = $1 AND operation = 'insert'`, [order.legacy_id]);
+    expect(journal).toBe(1);
+  });
+
+  it('holds back an order with a character outside CP950 and the EUDC map, and leaves legacy untouched', async () => {
+    const before = legacyCount();
+    const id = await newOrder('客戶說 😀 很好');
+    await h.runCycle(['deliveries']);
+    expect(legacyCount()).toBe(before);
+    const held = await h.pool.query(`SELECT reason_kind, reason FROM sync_held_back WHERE direction = 'new-to-legacy' AND row_id = $1`, [id]);
+    expect(held.rows).toEqual([{ reason_kind: 'encode', reason: expect.stringMatching(/notes: character '😀' \(U\+1F600\)/) }]);
+    expect((await h.pool.query('SELECT legacy_id FROM orders WHERE id = $1', [id])).rows[0].legacy_id).toBeNull();
+  });
+
+  it('does not ping-pong: cycles with no change leave the journal and legacy as they are', async () => {
+    await h.runCycle();
+    const journal = await count(h.pool, 'SELECT count(*) FROM sync_journal');
+    const legacy = legacyCount();
+    await h.runCycle();
+    await h.runCycle();
+    expect(await count(h.pool, 'SELECT count(*) FROM sync_journal')).toBe(journal);
+    expect(legacyCount()).toBe(legacy);
+    expect(await count(h.pool, 'SELECT count(*) FROM sync_order_outbox WHERE processed_at IS NULL')).toBe(0);
+  });
+
+  /** Edits delivery `legacyId` on both sides: legacy notes/time and the order's notes/time. */
+  async function editBoth(legacyId: number, legacyNotes: string, legacyAt: string, newNotes: string, newAt: string) {
+    const db = new Database(h.legacyPath);
+    db.prepare('UPDATE deliveries SET notes = CAST(? AS TEXT), updated_at = ? WHERE id = ?').run(cp950(legacyNotes), legacyAt, legacyId);
+    db.close();
+    await h.pool.query('UPDATE orders SET notes = $1, updated_at = $2 WHERE legacy_id = $3', [newNotes, newAt, legacyId]);
+  }
+
+  const cases = [
+    { rule: 'newest_wins', legacyAt: '2032-01-01 10:00:00', newAt: '2032-01-01T01:00:00Z', expected: 'legacy-side' }, // 10:00 Taipei = 02:00Z, newer
+    { rule: 'newest_wins', legacyAt: '2032-01-01 08:00:00', newAt: '2032-01-01T01:00:00Z', expected: 'new-side' }, // 00:00Z, older
+    { rule: 'legacy_wins', legacyAt: '2032-01-01 08:00:00', newAt: '2032-01-01T05:00:00Z', expected: 'legacy-side' },
+    { rule: 'new_wins', legacyAt: '2032-01-01 20:00:00', newAt: '2032-01-01T01:00:00Z', expected: 'new-side' },
+    { rule: 'merge_fields', legacyAt: '2032-01-01 10:00:00', newAt: '2032-01-01T01:00:00Z', expected: 'new-side\n---\nlegacy-side' },
+  ];
+  it.each(cases)('resolves a delivery edited on both sides by $rule ($expected)', async ({ rule, legacyAt, newAt, expected }) => {
+    h.sync.deps.config = configWith((tables) => {
+      const d = tables.find((t) => t.legacyTable === 'deliveries')!;
+      d.conflictResolution = rule;
+      if (rule === 'merge_fields') d.mergeRules = { notes: 'combine' };
+    });
+    const legacyId = (await h.pool.query(`SELECT legacy_id FROM orders WHERE legacy_id IS NOT NULL ORDER BY random() LIMIT 1`)).rows[0].legacy_id;
+    await editBoth(legacyId, 'legacy-side', legacyAt, 'new-side', newAt);
+    await h.runCycle(['deliveries']);
+    await h.runCycle(['deliveries']);
+    const order = (await h.pool.query('SELECT notes FROM orders WHERE legacy_id = $1', [legacyId])).rows[0];
+    expect(order.notes).toBe(expected);
+    expect((legacyRow(legacyId).notes as Buffer).toString('hex')).toBe(cp950(expected).toString('hex'));
+    const conflicts = await h.pool.query(`SELECT rule, outcome, legacy_version, new_version FROM sync_conflicts WHERE legacy_id = $1`, [legacyId]);
+    expect(conflicts.rows).toHaveLength(1);
+    expect(conflicts.rows[0].rule).toBe(rule);
+    expect(conflicts.rows[0].legacy_version.notes).toBe('legacy-side');
+    expect(conflicts.rows[0].new_version.notes).toBe('new-side');
+  });
+
+  it('waits out a legacy file locked by another process, then writes', async () => {
+    h.sync.deps.config = configWith(() => {});
+    const before = legacyCount();
+    // Another process holds the write lock longer than the busy timeout: the activity fails
+    // with SQLITE_BUSY, Temporal retries it, and it succeeds once the lock is gone.
+    const locker = spawn(process.execPath, [
+      '-e',
+      `const D=require('better-sqlite3');const d=new D(${JSON.stringify(h.legacyPath)});d.exec('BEGIN EXCLUSIVE');process.stdout.write('locked\\n');setTimeout(()=>{d.exec('COMMIT');d.close();},7000);`,
+    ], { cwd: process.cwd() });
+    await new Promise<void>((resolve) => locker.stdout.once('data', () => resolve()));
+    await newOrder('鎖住時建立');
+    const started = Date.now();
+    await h.runCycle(['deliveries']);
+    expect(Date.now() - started).toBeGreaterThan(5000);
+    expect(legacyCount()).toBe(before + 1);
+  });
+
+  it('never writes a second legacy row when the worker dies between the legacy write and the PostgreSQL commit', async () => {
+    const before = legacyCount();
+    const id = await newOrder('中途當機');
+    const acts = createActivities(h.sync.deps);
+    const env = new MockActivityEnvironment();
+    const batchKey = `crash-test#0`;
+    await env.run(acts.fetchOutbox, { batchKey, batchSize: 100 });
+    await env.run(acts.convertOrders, { batchKey });
+    await env.run(acts.reconcileOrders, { batchKey });
+    // The first attempt wrote legacy, then died before PostgreSQL committed.
+    const plan = await h.sync.deps.claims.get<{ writes: Parameters<typeof writeDeliveries>[2] }>(`${batchKey}:plan`);
+    const db = new Database(h.legacyPath);
+    const first = writeDeliveries(db, batchKey, plan.writes);
+    db.close();
+    expect(legacyCount()).toBe(before + 1);
+    // The retry completes the batch from the log, without a second insert.
+    await h.pool.query(`INSERT INTO sync_runs (id, kind, workflow_id, status) VALUES ('crash-test', 'table', 'crash-test', 'running')`);
+    const result = (await env.run(acts.writeBackBatch, { batchKey, runId: 'crash-test' })) as BatchResult;
+    expect(result.written).toBe(1);
+    expect(legacyCount()).toBe(before + 1);
+    expect((await h.pool.query('SELECT legacy_id FROM orders WHERE id = $1', [id])).rows[0].legacy_id).toBe(first[0].legacyId);
+    // And a replay of the whole activity changes nothing.
+    const again = (await env.run(acts.writeBackBatch, { batchKey, runId: 'crash-test' })) as BatchResult;
+    expect(again.replayed).toBe(true);
+    expect(legacyCount()).toBe(before + 1);
+  });
+});

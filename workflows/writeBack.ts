@@ -1,0 +1,60 @@
+import { ActivityFailure, ApplicationFailure, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { RunSummary } from '../activities/legacyToNew';
+import { rootMessage } from '../src/temporal/failures';
+import { SyncDirection, SyncOutcome, SyncRows, SyncTable } from '../src/temporal/searchAttributes';
+import { batchSteps, bookkeeping } from './activities';
+
+/**
+ * New → legacy for deliveries: drains the orders outbox batch by batch, fetch → convert →
+ * reconcile → upsert, like the other direction. Each upsert writes the legacy file in one
+ * short transaction; no lock is held between activities.
+ */
+
+export interface WriteBackInput {
+  parentId?: string;
+}
+
+const MAX_BATCHES = 200;
+
+export async function WriteBackWorkflow(input: WriteBackInput = {}): Promise<RunSummary> {
+  const { workflowId } = workflowInfo();
+  upsertSearchAttributes([
+    { key: SyncTable, value: 'deliveries' },
+    { key: SyncDirection, value: 'new-to-legacy' },
+  ]);
+  const plan = await bookkeeping.beginTableSync({ table: 'deliveries', direction: 'new-to-legacy', workflowId, parentId: input.parentId, kind: 'table' });
+  try {
+    // Bounded: what arrives during the run waits for the next cycle.
+    for (let n = 0; n < MAX_BATCHES; n++) {
+      const batchKey = `${plan.runId}#${n}`;
+      if (!(await writeBackBatch(batchKey, plan.runId, plan.batchSize))) break;
+    }
+  } catch (err) {
+    await bookkeeping.finishTableSync({ runId: plan.runId, status: 'failed', error: rootMessage(err) });
+    upsertSearchAttributes([{ key: SyncOutcome, value: 'failed' }]);
+    throw err;
+  }
+  const summary = await bookkeeping.finishTableSync({ runId: plan.runId, status: 'completed' });
+  upsertSearchAttributes([
+    { key: SyncRows, value: summary.written },
+    { key: SyncOutcome, value: summary.heldBack > 0 ? 'completed-with-held-back' : 'completed' },
+  ]);
+  return summary;
+}
+
+/** One batch; false when the outbox was empty. A vanished claim means fetching again. */
+async function writeBackBatch(batchKey: string, runId: string, batchSize: number): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const fetched = await batchSteps.fetchOutbox({ batchKey, batchSize });
+      if (fetched.count === 0) return false;
+      await batchSteps.convertOrders({ batchKey });
+      await batchSteps.reconcileOrders({ batchKey });
+      await batchSteps.writeBackBatch({ batchKey, runId });
+      return true;
+    } catch (err) {
+      const claimGone = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ClaimMissing';
+      if (!claimGone || attempt >= 5) throw err;
+    }
+  }
+}
