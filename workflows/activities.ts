@@ -8,7 +8,8 @@ import type { Activities } from '../activities';
  */
 export const batchSteps = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '2 minutes',
+  // A worker that dies mid-activity is noticed within this, and the activity retried elsewhere.
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20 },
 });
 
