@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import iconv from 'iconv-lite';
 import type { EudcMap } from './eudc';
 
@@ -32,52 +33,69 @@ function isTrailByte(b: number) {
   return (b >= 0x40 && b <= 0x7e) || (b >= 0xa1 && b <= 0xfe);
 }
 
-/** CP950 bytes → text; EUDC codes through the map; anything inexact is refused. */
+/**
+ * Every CP950 double-byte code as iconv-lite decodes it alone, as a UTF-16 unit (0: not a
+ * character). Built once; decoding is then a table lookup per character, which is what keeps
+ * conversion cheap on millions of rows.
+ */
+let table: Uint16Array | null = null;
+function cp950Table(): Uint16Array {
+  if (table) return table;
+  const t = new Uint16Array(0x10000);
+  const pair = Buffer.alloc(2);
+  for (let lead = 0x81; lead <= 0xfe; lead++) {
+    for (let trail = 0x40; trail <= 0xfe; trail++) {
+      if (!isTrailByte(trail)) continue;
+      pair[0] = lead;
+      pair[1] = trail;
+      const ch = iconv.decode(pair, 'cp950');
+      if (ch.length === 1 && !SUSPECT.test(ch)) t[(lead << 8) | trail] = ch.charCodeAt(0);
+    }
+  }
+  return (table = t);
+}
+
+const UTF16 = new TextDecoder('utf-16le');
+
+/** CP950 bytes → text; EUDC codes through the map (first), anything inexact is refused. */
 export function decodeCp950(bytes: Buffer, eudc: EudcMap): Decoded {
   if (isAscii(bytes)) return { ok: true, value: bytes.toString('latin1') };
-  const fast = iconv.decode(bytes, 'cp950');
-  if (!SUSPECT.test(fast)) return { ok: true, value: fast };
-
-  // Slow path, one character at a time, so each failure can be named by its offset.
-  let out = '';
+  const t = cp950Table();
+  // One UTF-16 unit per byte at most: ASCII is 1:1, a double-byte code 2 bytes → 1 or 2 units.
+  const out = new Uint16Array(bytes.length);
+  let n = 0;
   let i = 0;
   while (i < bytes.length) {
     const b = bytes[i];
     if (b < 0x80) {
-      out += String.fromCharCode(b);
+      out[n++] = b;
       i += 1;
       continue;
     }
     if (!isLeadByte(b)) return { ok: false, reason: `invalid CP950 byte 0x${hex2(b)} at offset ${i}` };
     if (i + 1 >= bytes.length) return { ok: false, reason: `truncated CP950 sequence 0x${hex2(b)} at offset ${i}` };
-    const t = bytes[i + 1];
-    if (!isTrailByte(t)) {
-      return { ok: false, reason: `invalid CP950 sequence 0x${hex2(b)}${hex2(t)} at offset ${i}` };
+    const tb = bytes[i + 1];
+    if (!isTrailByte(tb)) {
+      return { ok: false, reason: `invalid CP950 sequence 0x${hex2(b)}${hex2(tb)} at offset ${i}` };
     }
-    const code = (b << 8) | t;
+    const code = (b << 8) | tb;
     const mapped = eudc.toChar.get(code);
     if (mapped !== undefined) {
-      out += mapped;
+      for (let k = 0; k < mapped.length; k++) out[n++] = mapped.charCodeAt(k);
+    } else if (t[code] !== 0) {
+      out[n++] = t[code];
     } else {
-      const ch = iconv.decode(bytes.subarray(i, i + 2), 'cp950');
-      if (SUSPECT.test(ch) || [...ch].length !== 1) {
-        const kind = b >= 0xfa || b <= 0xa0 || (b >= 0xc6 && b <= 0xc8) ? 'EUDC code' : 'CP950 code';
-        return { ok: false, reason: `unknown ${kind} ${hex2(b)}${hex2(t)} at offset ${i} (not in the EUDC map)` };
-      }
-      out += ch;
+      const kind = b >= 0xfa || b <= 0xa0 || (b >= 0xc6 && b <= 0xc8) ? 'EUDC code' : 'CP950 code';
+      return { ok: false, reason: `unknown ${kind} ${hex2(b)}${hex2(tb)} at offset ${i} (not in the EUDC map)` };
     }
     i += 2;
   }
-  return { ok: true, value: out };
+  return { ok: true, value: UTF16.decode(out.subarray(0, n)) };
 }
 
-/** Strict UTF-8: null when the bytes are not valid UTF-8. */
+/** Strict UTF-8: null when the bytes are not valid UTF-8 (validated natively, no exception). */
 export function decodeUtf8Strict(bytes: Buffer): string | null {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return null;
-  }
+  return isUtf8(bytes) ? bytes.toString('utf8') : null;
 }
 
 /**
@@ -93,47 +111,63 @@ function plausibleUtf8(text: string): boolean {
   return true;
 }
 
-/**
- * Legacy text bytes → text, by the column's mode; 'auto' tells UTF-8 rows from CP950 rows.
- * `rowHint` is the encoding the row's other values prove (see rowEncodingHint): a patched row
- * is UTF-8 as a whole, so a value both readings accept follows its row.
- */
-export function decodeLegacyText(bytes: Buffer, mode: TextEncodingMode, eudc: EudcMap, rowHint?: 'utf8' | 'cp950'): Decoded {
-  if (isAscii(bytes)) return { ok: true, value: bytes.toString('latin1') };
-  if (mode === 'cp950') return decodeCp950(bytes, eudc);
-  const utf8 = decodeUtf8Strict(bytes);
-  if (mode === 'utf8') {
-    return utf8 === null ? { ok: false, reason: firstUtf8Error(bytes) } : { ok: true, value: utf8 };
+/** Both readings of a value, each computed once. */
+export interface Readings {
+  bytes: Buffer;
+  ascii: boolean;
+  utf8: string | null;
+  cp950: Decoded;
+}
+
+export function readings(bytes: Buffer, eudc: EudcMap): Readings {
+  if (isAscii(bytes)) {
+    const value = bytes.toString('latin1');
+    return { bytes, ascii: true, utf8: value, cp950: { ok: true, value } };
   }
-  if (rowHint === 'utf8' && utf8 !== null) return { ok: true, value: utf8 };
-  if (rowHint === 'cp950') {
-    const cp = decodeCp950(bytes, eudc);
-    if (cp.ok) return cp;
-  }
-  // Both readings can succeed (e.g. Big5 '騏中' F1AF A4A4 is also the UTF-8 of U+6F924): UTF-8 is
-  // preferred only when its text is what CP950 and the EUDC map could hold (a UTF-8 row of the
-  // patched app); a reading into characters outside them is CP950 bytes misread.
-  if (utf8 !== null && plausibleUtf8(utf8) && encodeCp950(utf8, eudc).ok) return { ok: true, value: utf8 };
-  const cp950 = decodeCp950(bytes, eudc);
-  if (cp950.ok || utf8 === null) return cp950;
-  return { ok: true, value: utf8 };
+  return { bytes, ascii: false, utf8: decodeUtf8Strict(bytes), cp950: decodeCp950(bytes, eudc) };
 }
 
 /**
  * The encoding a row's text values prove: a value only UTF-8 can read makes the row UTF-8,
  * one only CP950 can read makes it CP950; no proof, or proofs both ways, gives no hint.
  */
-export function rowEncodingHint(values: Buffer[], eudc: EudcMap): 'utf8' | 'cp950' | undefined {
+export function rowHint(values: Readings[]): 'utf8' | 'cp950' | undefined {
   let utf8 = false;
   let cp950 = false;
-  for (const v of values) {
-    if (isAscii(v)) continue;
-    const u = decodeUtf8Strict(v) !== null;
-    const c = decodeCp950(v, eudc).ok;
-    if (u && !c) utf8 = true;
-    if (c && !u) cp950 = true;
+  for (const r of values) {
+    if (r.ascii) continue;
+    if (r.utf8 !== null && !r.cp950.ok) utf8 = true;
+    if (r.cp950.ok && r.utf8 === null) cp950 = true;
   }
   return utf8 === cp950 ? undefined : utf8 ? 'utf8' : 'cp950';
+}
+
+/**
+ * A value's text by the column's mode. In 'auto' mode `hint` is the encoding the row's other
+ * values prove (a patched row is UTF-8 as a whole), so a value both readings accept follows
+ * its row; without a hint, UTF-8 is taken only when its text is what CP950 and the EUDC map
+ * could hold (e.g. Big5 '騏中' F1AF A4A4 is also the UTF-8 of U+6F924: CP950 bytes misread).
+ */
+export function chooseReading(r: Readings, mode: TextEncodingMode, eudc: EudcMap, hint?: 'utf8' | 'cp950'): Decoded {
+  if (r.ascii) return r.cp950;
+  if (mode === 'cp950') return r.cp950;
+  if (mode === 'utf8') return r.utf8 === null ? { ok: false, reason: firstUtf8Error(r.bytes) } : { ok: true, value: r.utf8 };
+  if (r.utf8 === null) return r.cp950;
+  if (!r.cp950.ok) return { ok: true, value: r.utf8 };
+  if (hint === 'utf8') return { ok: true, value: r.utf8 };
+  if (hint === 'cp950') return r.cp950;
+  if (plausibleUtf8(r.utf8) && encodeCp950(r.utf8, eudc).ok) return { ok: true, value: r.utf8 };
+  return r.cp950;
+}
+
+/** Legacy text bytes → text, by the column's mode, alone or with its row's hint. */
+export function decodeLegacyText(bytes: Buffer, mode: TextEncodingMode, eudc: EudcMap, hint?: 'utf8' | 'cp950'): Decoded {
+  return chooseReading(readings(bytes, eudc), mode, eudc, hint);
+}
+
+/** The row hint of raw values (see rowHint). */
+export function rowEncodingHint(values: Buffer[], eudc: EudcMap): 'utf8' | 'cp950' | undefined {
+  return rowHint(values.map((v) => readings(v, eudc)));
 }
 
 /** Names the offset of the first byte that breaks UTF-8, for the held-back reason. */

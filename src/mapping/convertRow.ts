@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { decodeLegacyText, rowEncodingHint, type TextEncodingMode } from '../encoding/cp950';
+import { chooseReading, readings, rowHint, type Readings, type TextEncodingMode } from '../encoding/cp950';
 import type { EudcMap } from '../encoding/eudc';
 import { RuleError } from './rules';
 import type { DecodedRow, NewValues, TableMapping } from './tables';
@@ -43,14 +43,16 @@ export function rawImage(row: RawRow): Record<string, string | number | null> {
  * not a change). Equal hashes mean the row needs no write.
  */
 export function contentHash(row: RawRow): string {
-  const h = createHash('sha1');
-  for (const k of Object.keys(row.cols).sort()) {
+  const parts: (string | Buffer)[] = [];
+  // Column order is the reader's select list, the same for every row of a table.
+  for (const k of Object.keys(row.cols)) {
     if (k === 'updated_at') continue;
     const v = row.cols[k];
-    h.update(k);
-    h.update(v === null ? '\u0000N' : Buffer.isBuffer(v) ? Buffer.concat([Buffer.from('\u0000B'), v]) : `\u0000V${String(v)}`);
-    h.update('\u0001');
+    parts.push(`\u0001${k}`, v === null ? '\u0000N' : Buffer.isBuffer(v) ? '\u0000B' : `\u0000V${String(v)}`);
+    if (Buffer.isBuffer(v)) parts.push(v);
   }
+  const h = createHash('sha1');
+  for (const p of parts) h.update(p);
   return h.digest('hex');
 }
 
@@ -66,19 +68,26 @@ export function convertRow(
     ok: false,
     held: { legacyId: row.id, hash, reasonKind, reason, raw: rawImage(row) },
   });
-  const decoded: DecodedRow = {};
-  const autoValues = mapping.legacyColumns
-    .filter((c) => c.kind === 'text' && (encodings[c.name] ?? 'auto') === 'auto')
-    .map((c) => row.cols[c.name])
-    .filter((v): v is Buffer => Buffer.isBuffer(v));
-  const hint = rowEncodingHint(autoValues, eudc);
+  // Each text value is read both ways once; the row's proof then settles ambiguous values.
+  const texts = new Map<string, Readings>();
+  const auto: Readings[] = [];
   for (const col of mapping.legacyColumns) {
     const v = row.cols[col.name];
-    if (col.kind === 'text' && Buffer.isBuffer(v)) {
-      const d = decodeLegacyText(v, encodings[col.name] ?? 'auto', eudc, hint);
+    if (col.kind !== 'text' || !Buffer.isBuffer(v)) continue;
+    const r = readings(v, eudc);
+    texts.set(col.name, r);
+    if ((encodings[col.name] ?? 'auto') === 'auto') auto.push(r);
+  }
+  const hint = rowHint(auto);
+  const decoded: DecodedRow = {};
+  for (const col of mapping.legacyColumns) {
+    const r = texts.get(col.name);
+    if (r) {
+      const d = chooseReading(r, encodings[col.name] ?? 'auto', eudc, hint);
       if (!d.ok) return hold('decode', `${col.name}: ${d.reason}`);
       decoded[col.name] = d.value;
     } else {
+      const v = row.cols[col.name];
       decoded[col.name] = Buffer.isBuffer(v) ? v.toString('latin1') : (v ?? null);
     }
   }
