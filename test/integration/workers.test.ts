@@ -22,7 +22,7 @@ function spawnWorker(h: SyncHarness): ChildProcess {
   });
 }
 
-describe('a worker killed in the middle of a backfill', () => {
+describe('workers in their own processes', () => {
   let h: SyncHarness;
   beforeAll(async () => {
     h = await startHarness();
@@ -62,5 +62,29 @@ describe('a worker killed in the middle of a backfill', () => {
     // Every row was inserted exactly once, whatever was retried.
     expect(await count(h.pool, `SELECT count(*) FROM (SELECT legacy_id FROM sync_journal WHERE table_name = 'orders' AND operation = 'insert' GROUP BY 1 HAVING count(*) > 1) d`)).toBe(0);
     expect(await count(h.pool, `SELECT count(*) FROM sync_journal WHERE table_name = 'orders' AND operation = 'insert'`)).toBe(40_000);
+  }, 300_000);
+
+  it('share a backfill when two poll the same task queue', async () => {
+    const queue = `${h.env.TEMPORAL_TASK_QUEUE}-proc`;
+    const workers = [spawnWorker(h), spawnWorker(h)];
+    try {
+      const handle = await h.client.workflow.start('BackfillWorkflow', {
+        taskQueue: queue,
+        workflowId: `backfill/clients/shared-${h.env.TEMPORAL_TASK_QUEUE}`,
+        args: [{ table: 'deliveries' }],
+      });
+      const result = await handle.result();
+      expect(result.status).toBe('completed');
+      // Which worker ran each activity is in the history: both took part.
+      const identities = new Set<string>();
+      for await (const event of (await handle.fetchHistory()).events ?? []) {
+        const identity = event.activityTaskStartedEventAttributes?.identity;
+        if (identity) identities.add(identity);
+      }
+      expect(identities.size).toBe(2);
+    } finally {
+      for (const w of workers) w.kill('SIGTERM');
+      await Promise.all(workers.map((w) => new Promise((r) => w.once('exit', r))));
+    }
   }, 300_000);
 });
