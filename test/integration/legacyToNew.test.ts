@@ -27,7 +27,12 @@ describe('legacy → new sync on Temporal', () => {
 
   it('syncs a generated legacy file completely, every row as the contract maps it', async () => {
     const summary = await h.runCycle();
-    expect(summary.tables.map((t) => t.table)).toEqual(['clients', 'drivers', 'deliveries']);
+    expect(summary.tables.map((t) => `${t.table} ${t.direction}`)).toEqual([
+      'clients legacy-to-new',
+      'drivers legacy-to-new',
+      'deliveries legacy-to-new',
+      'deliveries new-to-legacy',
+    ]);
     expect(await count(h.pool, 'SELECT count(*) FROM customers')).toBe(300);
     expect(await count(h.pool, 'SELECT count(*) FROM drivers')).toBe(25);
     const held = await count(h.pool, `SELECT count(*) FROM sync_held_back WHERE resolved_at IS NULL`);
