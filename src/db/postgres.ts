@@ -3,8 +3,10 @@ import pg from 'pg';
 /** The sync's PostgreSQL pool; sslmode and the like come with DATABASE_URL. */
 export function createPool(databaseUrl: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: databaseUrl, max, application_name: 'luckygas-sync' });
-  // An idle client losing its server must not crash the worker; the next query reconnects.
+  // A client losing its server (idle, or checked out between queries) must not crash the
+  // worker: the failure reaches the caller through its query, and Temporal retries.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

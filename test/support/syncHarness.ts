@@ -8,6 +8,8 @@ import { loadEnv, type AppEnv } from '../../src/config/env';
 import { loadSyncConfig, parseSyncConfig, type SyncConfig } from '../../src/config/tables';
 import { connectClient } from '../../src/temporal/connection';
 import { createSyncWorker, type SyncWorker } from '../../src/temporal/worker';
+import { createPool } from '../../src/db/postgres';
+import type { ActivityDeps } from '../../activities';
 import type { CycleSummary } from '../../workflows/syncCycle';
 import { createTestDatabase } from './testDatabase';
 
@@ -34,7 +36,7 @@ export function configWith(change: (tables: Record<string, unknown>[]) => void):
   return parseSyncConfig({ tables }, 'test config');
 }
 
-export async function startHarness(opts: { config?: SyncConfig; env?: Record<string, string> } = {}): Promise<SyncHarness> {
+export async function startHarness(opts: { config?: SyncConfig; env?: Record<string, string>; overrides?: Partial<ActivityDeps> } = {}): Promise<SyncHarness> {
   const db = await createTestDatabase();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'luckygas-test-'));
   const legacyPath = path.join(dir, 'luckygas.db');
@@ -47,9 +49,9 @@ export async function startHarness(opts: { config?: SyncConfig; env?: Record<str
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...opts.env,
   });
-  const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  const pool = createPool(db.url, 4);
   const client = await connectClient(env);
-  const sync = await createSyncWorker(env, opts.config ? { config: opts.config } : {});
+  const sync = await createSyncWorker(env, { ...(opts.config ? { config: opts.config } : {}), ...opts.overrides });
   const running = sync.worker.run();
   let n = 0;
   return {
