@@ -31,6 +31,8 @@ export interface TableSyncPlan {
   cursor: Cursor;
   mode: 'timestamp' | 'trigger';
   batchSize: number;
+  /** Backfills read bigger pages: fewer round trips for the same rows. */
+  backfillBatchSize: number;
 }
 
 export interface FetchInput {
@@ -117,7 +119,14 @@ export function createLegacyToNewActivities(deps: ActivityDeps) {
             : { ts: null, id: Number(s.cursor_id) };
       }
       if (input.kind === 'backfill') cursor = { ts: '', id: 0 };
-      return { runId: input.workflowId, cursor, mode: input.kind === 'backfill' ? 'timestamp' : t.changeDetection, batchSize: t.batchSize };
+      return {
+        runId: input.workflowId,
+        cursor,
+        mode: input.kind === 'backfill' ? 'timestamp' : t.changeDetection,
+        // A table's first sync reads as a backfill would: everything, in big pages.
+        batchSize: s ? t.batchSize : t.backfillBatchSize,
+        backfillBatchSize: t.backfillBatchSize,
+      };
     },
 
     async fetchBatch(input: FetchInput): Promise<FetchResult> {

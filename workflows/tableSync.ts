@@ -7,7 +7,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { BatchSource, RunSummary, TableSyncPlan } from '../activities/legacyToNew';
+import type { BatchSource, FetchResult, RunSummary, TableSyncPlan } from '../activities/legacyToNew';
 import type { Direction } from '../src/config/tables';
 import type { Cursor } from '../src/sync/legacyReader';
 import { SyncDirection, SyncOutcome, SyncRows, SyncTable } from '../src/temporal/searchAttributes';
@@ -73,15 +73,41 @@ export async function TableSyncWorkflow(input: TableSyncInput): Promise<RunSumma
 
   try {
     let batchesThisRun = 0;
+    let ahead: Ahead | null = null;
+    let claimLosses = 0;
     for (;;) {
       if (batchesThisRun >= BATCHES_PER_RUN) {
         await continueAsNew<typeof TableSyncWorkflow>({ ...input, resume: state });
       }
-      const batch = await runBatch(input.table, plan, state, kind);
+      const batchKey = `${plan.runId}#${state.progress.batches}`;
+      const fetched: FetchResult =
+        ahead && ahead.batchKey === batchKey && sameCursor(ahead.cursor, state.cursor)
+          ? await ahead.fetched
+          : await fetchAndConvert(input.table, plan, state, kind, batchKey, state.cursor);
+      ahead = null;
       batchesThisRun++;
-      if (batch.done) {
+      if (fetched.count === 0) {
         if (state.source === 'held' || kind === 'backfill') break;
         // Then the rows that waited for a parent: their parent may have arrived meanwhile.
+        state.source = 'held';
+        state.cursor = { ts: null, id: 0 };
+        continue;
+      }
+      // Read and convert the next page while this one is reconciled and applied; the
+      // applies themselves stay in order.
+      if (!fetched.done && state.source === 'page') {
+        const nextKey = `${plan.runId}#${state.progress.batches + 1}`;
+        ahead = { batchKey: nextKey, cursor: fetched.next, fetched: fetchAndConvert(input.table, plan, state, kind, nextKey, fetched.next) };
+        ahead.fetched.catch(() => {}); // awaited (and its failure seen) only if used
+      }
+      if (!(await applyBatch(input.table, plan, state, batchKey, fetched))) {
+        if (++claimLosses >= 5) throw ApplicationFailure.nonRetryable(`batch ${batchKey}: its rows vanished from Redis 5 times`, 'ClaimMissing');
+        ahead = null; // the batch is fetched again from its cursor, and what follows with it
+        continue;
+      }
+      claimLosses = 0;
+      if (fetched.done && !ahead) {
+        if (state.source === 'held' || kind === 'backfill') break;
         state.source = 'held';
         state.cursor = { ts: null, id: 0 };
       }
@@ -99,43 +125,62 @@ export async function TableSyncWorkflow(input: TableSyncInput): Promise<RunSumma
   return summary;
 }
 
-/** fetch → convert → reconcile → upsert; a vanished claim means the batch is fetched again. */
-async function runBatch(table: string, plan: TableSyncPlan, state: LoopState, kind: TableSyncKind): Promise<{ done: boolean }> {
-  const batchKey = `${plan.runId}#${state.progress.batches}`;
+interface Ahead {
+  batchKey: string;
+  cursor: Cursor;
+  fetched: Promise<FetchResult>;
+}
+
+const sameCursor = (a: Cursor, b: Cursor) => a.ts === b.ts && a.id === b.id;
+
+/** fetch → convert: reads the legacy rows after `cursor` and decodes them, into Redis. */
+async function fetchAndConvert(table: string, plan: TableSyncPlan, state: LoopState, kind: TableSyncKind, batchKey: string, cursor: Cursor): Promise<FetchResult> {
   for (let attempt = 1; ; attempt++) {
+    const fetched = await batchSteps.fetchBatch({
+      table,
+      batchKey,
+      cursor,
+      source: state.source,
+      batchSize: kind === 'backfill' ? plan.backfillBatchSize : plan.batchSize,
+      heldKinds: kind === 'retry' ? undefined : ['missing_parent'],
+    });
+    if (fetched.count === 0) return fetched;
     try {
-      const fetched = await batchSteps.fetchBatch({
-        table,
-        batchKey,
-        cursor: state.cursor,
-        source: state.source,
-        batchSize: plan.batchSize,
-        heldKinds: kind === 'retry' ? undefined : ['missing_parent'],
-      });
-      if (fetched.count === 0) return { done: true };
       await batchSteps.convertBatch({ table, batchKey });
-      await batchSteps.reconcileBatch({ table, batchKey });
-      const result = await batchSteps.upsertBatch({
-        table,
-        runId: plan.runId,
-        batchKey,
-        mode: plan.mode,
-        cursor: state.source === 'page' ? fetched.next : null,
-      });
-      const p = state.progress;
-      p.batches++;
-      p.read += result.read;
-      p.written += result.written;
-      p.unchanged += result.unchanged;
-      p.heldBack += result.heldBack;
-      p.conflicts += result.conflicts;
-      p.deleted += result.deleted;
-      // A replayed batch reports the cursor it committed with, which is the one to go on from.
-      state.cursor = result.replayed && state.source === 'page' ? result.cursor : fetched.next;
-      return { done: fetched.done };
+      return fetched;
     } catch (err) {
-      const claimGone = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ClaimMissing';
-      if (!claimGone || attempt >= 5) throw err;
+      if (!claimGone(err) || attempt >= 5) throw err;
     }
   }
+}
+
+const claimGone = (err: unknown) => err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ClaimMissing';
+
+/** reconcile → upsert, then the progress; false when a claim vanished from Redis and the batch must be fetched again. */
+async function applyBatch(table: string, plan: TableSyncPlan, state: LoopState, batchKey: string, fetched: FetchResult): Promise<boolean> {
+  let result;
+  try {
+    await batchSteps.reconcileBatch({ table, batchKey });
+    result = await batchSteps.upsertBatch({
+      table,
+      runId: plan.runId,
+      batchKey,
+      mode: plan.mode,
+      cursor: state.source === 'page' ? fetched.next : null,
+    });
+  } catch (err) {
+    if (claimGone(err)) return false;
+    throw err;
+  }
+  const p = state.progress;
+  p.batches++;
+  p.read += result.read;
+  p.written += result.written;
+  p.unchanged += result.unchanged;
+  p.heldBack += result.heldBack;
+  p.conflicts += result.conflicts;
+  p.deleted += result.deleted;
+  // A replayed batch reports the cursor it committed with, which is the one to go on from.
+  state.cursor = result.replayed && state.source === 'page' ? result.cursor : fetched.next;
+  return true;
 }

@@ -24,6 +24,7 @@ const tableSchema = z
     directions: z.array(z.enum(DIRECTIONS)).min(1),
     changeDetection: z.enum(['timestamp', 'trigger']).default('timestamp'),
     batchSize: z.number().int().min(1).max(50_000).default(1000),
+    backfillBatchSize: z.number().int().min(1).max(50_000).default(5000),
     lookbackSeconds: z.number().int().min(0).max(86_400).default(120),
     textColumns: z.record(identifier, z.enum(['auto', 'cp950', 'utf8'])).default({}),
     conflictResolution: resolution.default('newest_wins'),
