@@ -76,27 +76,38 @@ async function upsertRows(client: pg.PoolClient, mapping: TableMapping, rows: Pl
   if (rows.length === 0) return 0;
   const t = mapping.newTable;
   const cols = writtenColumns(mapping);
-  const ids = rows.map((r) => r.legacyId);
-  // Lock first, so the before-images below are the rows as this transaction overwrites them.
-  await client.query(`SELECT 1 FROM ${t} WHERE legacy_id = ANY($1::int[]) FOR UPDATE`, [ids]);
-  const sql = `
-    WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${recordsetColumns(mapping)})),
-    before AS (SELECT t.* FROM ${t} t JOIN input i ON t.legacy_id = i.legacy_id),
-    upserted AS (
-      INSERT INTO ${t} AS t (${cols.join(', ')})
-      SELECT ${cols.join(', ')} FROM input
-      ON CONFLICT (legacy_id) DO UPDATE SET ${cols
-        .filter((c) => c !== 'legacy_id')
-        .map((c) => `${c} = EXCLUDED.${c}`)
-        .join(', ')}, deleted_at = NULL
-      RETURNING t.*
-    )
-    INSERT INTO sync_journal (run_id, batch_key, side, table_name, row_id, legacy_id, operation, before, after)
-    SELECT $2, $3, 'new', '${t}', u.id, u.legacy_id, CASE WHEN b.id IS NULL THEN 'insert' ELSE 'update' END, to_jsonb(b), to_jsonb(u)
-    FROM upserted u LEFT JOIN before b ON b.id = u.id`;
-  const input = rows.map((r) => ({ legacy_id: r.legacyId, ...r.values }));
-  const res = await client.query(sql, [JSON.stringify(input), ctx.runId, ctx.batchKey]);
-  return res.rowCount ?? 0;
+  const input = (batch: PlannedRow[]) => JSON.stringify(batch.map((r) => ({ legacy_id: r.legacyId, ...r.values })));
+  const journal = `INSERT INTO sync_journal (run_id, batch_key, side, table_name, row_id, legacy_id, operation, before, after)`;
+
+  // New rows first (all of them in a backfill): a plain insert, journaled without a before-image.
+  const inserted = await client.query<{ legacy_id: number }>(
+    `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${recordsetColumns(mapping)})),
+     ins AS (INSERT INTO ${t} AS t (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM input ON CONFLICT (legacy_id) DO NOTHING RETURNING t.*),
+     j AS (${journal} SELECT $2, $3, 'new', '${t}', i.id, i.legacy_id, 'insert', NULL, to_jsonb(i) FROM ins i)
+     SELECT legacy_id FROM ins`,
+    [input(rows), ctx.runId, ctx.batchKey],
+  );
+  const done = new Set(inserted.rows.map((r) => r.legacy_id));
+  const updates = rows.filter((r) => !done.has(r.legacyId));
+  if (updates.length === 0) return inserted.rowCount ?? 0;
+
+  // Rows that exist: locked first, so the before-images are the rows this transaction overwrites.
+  await client.query(`SELECT 1 FROM ${t} WHERE legacy_id = ANY($1::int[]) FOR UPDATE`, [updates.map((r) => r.legacyId)]);
+  const updated = await client.query(
+    `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${recordsetColumns(mapping)})),
+     before AS (SELECT t.* FROM ${t} t WHERE t.legacy_id = ANY($4::int[])),
+     upd AS (
+       UPDATE ${t} AS t SET ${cols
+         .filter((c) => c !== 'legacy_id')
+         .map((c) => `${c} = i.${c}`)
+         .join(', ')}, deleted_at = NULL
+       FROM input i WHERE t.legacy_id = i.legacy_id
+       RETURNING t.*
+     )
+     ${journal} SELECT $2, $3, 'new', '${t}', u.id, u.legacy_id, 'update', to_jsonb(b), to_jsonb(u) FROM upd u JOIN before b ON b.id = u.id`,
+    [input(updates), ctx.runId, ctx.batchKey, updates.map((r) => r.legacyId)],
+  );
+  return (inserted.rowCount ?? 0) + (updated.rowCount ?? 0);
 }
 
 async function markDeleted(client: pg.PoolClient, mapping: TableMapping, legacyIds: number[], ctx: BatchContext): Promise<number> {
