@@ -7,7 +7,11 @@ export function scheduleSpec(env: AppEnv): ScheduleSpec {
   return env.SYNC_CRON ? { cronExpressions: [env.SYNC_CRON] } : { intervals: [{ every: `${env.SYNC_INTERVAL_MINUTES} minutes` }] };
 }
 
-export async function createOrUpdateSchedule(client: Client, env: AppEnv, { intervalSeconds }: { intervalSeconds?: number } = {}) {
+export async function createOrUpdateSchedule(
+  client: Client,
+  env: AppEnv,
+  { intervalSeconds, scheduleId = SCHEDULE_ID }: { intervalSeconds?: number; scheduleId?: string } = {},
+) {
   const spec: ScheduleSpec = intervalSeconds ? { intervals: [{ every: `${intervalSeconds} seconds` }] } : scheduleSpec(env);
   const action = {
     type: 'startWorkflow' as const,
@@ -17,7 +21,7 @@ export async function createOrUpdateSchedule(client: Client, env: AppEnv, { inte
     args: [{}],
   };
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '10 minutes' as const };
-  const handle = client.schedule.getHandle(SCHEDULE_ID);
+  const handle = client.schedule.getHandle(scheduleId);
   try {
     await handle.describe();
     await handle.update((prev) => ({ ...prev, spec, action, policies }));
@@ -25,5 +29,5 @@ export async function createOrUpdateSchedule(client: Client, env: AppEnv, { inte
   } catch (err) {
     if ((err as Error).name !== 'ScheduleNotFoundError') throw err;
   }
-  return client.schedule.create({ scheduleId: SCHEDULE_ID, spec, action, policies, memo: { purpose: 'luckygas legacy ↔ new sync cycle' } });
+  return client.schedule.create({ scheduleId, spec, action, policies, memo: { purpose: 'luckygas legacy ↔ new sync cycle' } });
 }
