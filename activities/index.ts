@@ -2,6 +2,8 @@ import type { ActivityDeps } from './deps';
 import { observeActivity } from '../src/monitor/metrics';
 import { createLegacyToNewActivities } from './legacyToNew';
 import { createNewToLegacyActivities } from './newToLegacy';
+import { createConsistencyActivities } from './consistency';
+import { createRollbackActivities } from './rollback';
 
 /** Times every activity for the monitor's histogram, keeping its signature. */
 function timed<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
@@ -24,6 +26,8 @@ export function createActivities(deps: ActivityDeps) {
   return timed({
     ...createLegacyToNewActivities(deps),
     ...createNewToLegacyActivities(deps),
+    ...createConsistencyActivities(deps),
+    ...createRollbackActivities(deps),
   });
 }
 

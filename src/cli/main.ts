@@ -1,9 +1,11 @@
 import { Command } from 'commander';
 import { registerBackfillCommand } from './commands/backfill';
+import { registerCheckCommand } from './commands/check';
 import { registerDemoCommand } from './commands/demo';
 import { registerFixtureCommands } from './commands/fixtures';
 import { registerHeldBackCommands } from './commands/heldBack';
 import { registerMonitorCommand } from './commands/monitor';
+import { registerRollbackCommand } from './commands/rollback';
 import { registerScheduleCommands } from './commands/schedule';
 import { registerStackCommands } from './commands/stack';
 import { registerStatusCommand } from './commands/status';
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   registerBackfillCommand(program);
   registerStatusCommand(program);
   registerHeldBackCommands(program);
+  registerCheckCommand(program);
+  registerRollbackCommand(program);
   registerTriggerCommands(program);
   registerMonitorCommand(program);
   registerFixtureCommands(program);

@@ -1,0 +1,99 @@
+import type { Command } from 'commander';
+import { WorkflowFailedError } from '@temporalio/client';
+import { loadEnv } from '../../config/env';
+import { connectClient } from '../../temporal/connection';
+import { rootMessage } from '../../temporal/failures';
+import { withWorkerIfNone } from '../../temporal/inProcessWorker';
+import type { CheckReport, ConsistencyResult } from '../../../workflows/consistencyCheck';
+import { action, EXIT, printJson, printTable } from '../output';
+
+export const consistencyCheckWorkflowId = (at: Date) => `consistency-check/manual/${at.toISOString()}`;
+
+function reportRows(report: CheckReport) {
+  return report.tables.map((t) => ({
+    table: `${t.table} → ${t.newTable}`,
+    legacy: t.counts.legacy,
+    new: t.counts.newLive,
+    count: t.counts.level === 'ok' ? 'ok' : `warning (±${t.counts.difference})`,
+    matching: t.matching,
+    'missing in new': t.missingInNew,
+    'missing in legacy': t.missingInLegacy,
+    differing: t.differing,
+    'held back': t.heldBack,
+    'new, not written back': t.counts.newUnlinked,
+  }));
+}
+
+function printSamples(report: CheckReport): void {
+  for (const t of report.tables) {
+    if (t.differences === 0) continue;
+    const ids = (xs: { legacyId: number }[]) => xs.map((x) => x.legacyId).join(', ');
+    if (t.missingInNew) process.stdout.write(`  ${t.table}: missing in new, e.g. legacy id ${ids(t.samples.missingInNew)}\n`);
+    if (t.missingInLegacy) process.stdout.write(`  ${t.table}: missing in legacy, e.g. legacy id ${ids(t.samples.missingInLegacy)}\n`);
+    if (t.differing) {
+      const fields = Object.entries(t.fields).map(([f, n]) => `${f} ${n}`).join(', ');
+      process.stdout.write(`  ${t.table}: differing (${fields}), e.g.\n`);
+      for (const d of t.samples.differing.slice(0, 5)) {
+        process.stdout.write(`    legacy id ${d.legacyId} (new id ${d.newId ?? '-'}): ${d.fields.join(', ')}${d.reason ? ` — ${d.reason}` : ''}\n`);
+      }
+    }
+  }
+}
+
+export function registerCheckCommand(program: Command): void {
+  program
+    .command('check')
+    .description('compare legacy and PostgreSQL row by row (counts, missing, differing, held back); --repair re-syncs the differences and checks again. Exit 1 while differences remain.')
+    .option('-t, --table <table...>', 'only these legacy tables (clients, drivers, deliveries)')
+    .option('--repair', 're-sync missing and differing rows through the normal pipeline, then check again')
+    .option('--json', 'print the full report as JSON')
+    .action(
+      action(async (opts: { table?: string[]; repair?: boolean; json?: boolean }) => {
+        const env = loadEnv();
+        const client = await connectClient(env);
+        const log = (l: string) => process.stderr.write(`${l}\n`);
+        let result: ConsistencyResult;
+        const workflowId = consistencyCheckWorkflowId(new Date());
+        try {
+          result = await withWorkerIfNone(
+            client,
+            env,
+            async () => {
+              const handle = await client.workflow.start('ConsistencyCheckWorkflow', {
+                taskQueue: env.TEMPORAL_TASK_QUEUE,
+                workflowId,
+                args: [{ tables: opts.table, repair: opts.repair === true }],
+                staticSummary: `consistency check${opts.repair ? ' with repair' : ''}: ${opts.table ? opts.table.join(', ') : 'all tables'}`,
+              });
+              log(`started ${workflowId}`);
+              return (await handle.result()) as ConsistencyResult;
+            },
+            log,
+          );
+        } catch (err) {
+          if (err instanceof WorkflowFailedError) {
+            process.stderr.write(`error: the consistency check failed: ${rootMessage(err)}\n`);
+            process.exitCode = EXIT.failed;
+            return;
+          }
+          throw err;
+        } finally {
+          await client.connection.close();
+        }
+        if (opts.json) printJson(result);
+        else {
+          if (result.beforeRepair) {
+            process.stdout.write(`before repair: ${result.beforeRepair.differences} difference(s)\n`);
+            printTable(reportRows(result.beforeRepair));
+            const runs = result.repairRuns ?? [];
+            process.stdout.write(`\nrepaired through ${runs.length} table sync(s): ${runs.map((r) => `${r.table} ${r.written} written, ${r.heldBack} held back`).join('; ') || 'nothing to repair'}\n\nafter repair:\n`);
+          }
+          printTable(reportRows(result));
+          printSamples(result);
+          process.stdout.write(`\n${result.differences === 0 ? 'consistent' : `${result.differences} difference(s)`}${result.countWarnings.length ? `; counts more than 1 % apart: ${result.countWarnings.join(', ')}` : ''}\n`);
+          if (env.TEMPORAL_UI_URL) process.stdout.write(`Web UI: ${env.TEMPORAL_UI_URL}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(workflowId)}\n`);
+        }
+        if (result.differences > 0) process.exitCode = EXIT.failed;
+      }),
+    );
+}

@@ -1,0 +1,109 @@
+import type { Command } from 'commander';
+import { WorkflowFailedError } from '@temporalio/client';
+import { loadEnv } from '../../config/env';
+import { ConfigError } from '../../config/env';
+import { connectClient } from '../../temporal/connection';
+import { rootMessage } from '../../temporal/failures';
+import { withWorkerIfNone } from '../../temporal/inProcessWorker';
+import type { RollbackResult } from '../../../workflows/rollback';
+import { action, EXIT, printJson, printTable } from '../output';
+
+export const rollbackWorkflowId = (at: Date) => `rollback/${at.toISOString()}`;
+
+interface RollbackOptions {
+  run?: string;
+  since?: string;
+  table?: string[];
+  dryRun?: boolean;
+  force?: boolean;
+  resumeSchedule?: boolean;
+  json?: boolean;
+}
+
+export function registerRollbackCommand(program: Command): void {
+  program
+    .command('rollback')
+    .description(
+      'undo one sync run (--run, e.g. a sync-cycle workflow id) or everything since a time (--since): restores the journal\'s before-images on both sides, ' +
+        'pauses the sync schedule (resumed only with --resume-schedule). Rows changed after the run are conflicts, skipped unless --force. Exit 1 when rows were skipped.',
+    )
+    .option('--run <id>', 'the sync run to undo (its table runs included)')
+    .option('--since <time>', 'undo every sync change since this ISO-8601 time')
+    .option('-t, --table <table...>', 'with --since: only these tables (legacy or new names)')
+    .option('--dry-run', 'report what would be restored and what conflicts; change nothing')
+    .option('--force', 'restore rows changed after the run too (overwrites those changes)')
+    .option('--resume-schedule', 'resume the sync schedule when the rollback is done')
+    .option('--json', 'print the result as JSON')
+    .action(
+      action(async (opts: RollbackOptions) => {
+        if ((opts.run === undefined) === (opts.since === undefined)) throw new ConfigError('give exactly one of --run ID or --since TIME');
+        if (opts.since !== undefined && Number.isNaN(Date.parse(opts.since))) throw new ConfigError(`--since '${opts.since}' is not an ISO-8601 time`);
+        const env = loadEnv();
+        const client = await connectClient(env);
+        const log = (l: string) => process.stderr.write(`${l}\n`);
+        const workflowId = rollbackWorkflowId(new Date());
+        const input = {
+          ...(opts.run !== undefined ? { runId: opts.run } : { since: opts.since, tables: opts.table }),
+          dryRun: opts.dryRun === true,
+          force: opts.force === true,
+          resumeSchedule: opts.resumeSchedule === true,
+        };
+        let result: RollbackResult;
+        try {
+          result = await withWorkerIfNone(
+            client,
+            env,
+            async () => {
+              const handle = await client.workflow.start('RollbackWorkflow', {
+                taskQueue: env.TEMPORAL_TASK_QUEUE,
+                workflowId,
+                args: [input],
+                staticSummary: `${input.dryRun ? 'dry-run ' : ''}rollback of ${opts.run ?? `everything since ${opts.since}`}`,
+              });
+              log(`started ${workflowId}`);
+              return (await handle.result()) as RollbackResult;
+            },
+            log,
+          );
+        } catch (err) {
+          if (err instanceof WorkflowFailedError) {
+            process.stderr.write(`error: the rollback failed: ${rootMessage(err)}\n`);
+            process.exitCode = EXIT.failed;
+            return;
+          }
+          throw err;
+        } finally {
+          await client.connection.close();
+        }
+        if (opts.json) printJson(result);
+        else {
+          const verb = result.dryRun ? 'would restore' : 'restored';
+          printTable([
+            {
+              rollback: result.rollbackId,
+              'journal entries': result.entries,
+              rows: result.rows,
+              [verb]: result.restored,
+              'already restored': result.alreadyRestored,
+              conflicts: result.conflictCount,
+              'orders to write back again': result.requeuedOrders,
+            },
+          ]);
+          if (result.conflicts.length > 0) {
+            process.stdout.write(`\nskipped (${result.force ? '' : 'use --force to overwrite; '}first ${result.conflicts.length}):\n`);
+            printTable(result.conflicts.map((c) => ({ side: c.side, table: c.table, row: c.rowId, 'legacy id': c.legacyId ?? null, reason: c.reason })));
+          }
+          for (const w of result.watermarks) {
+            process.stdout.write(
+              w.mode === 'timestamp'
+                ? `watermark ${w.table}: moved back to ${w.to?.ts} #${w.to?.id} (restored rows are read again by the next cycle)\n`
+                : `watermark ${w.table}: ${w.queued} rows queued in sync_queue to be read again\n`,
+            );
+          }
+          process.stdout.write(`schedule: ${result.schedule.paused}; resumed: ${result.schedule.resumed}\n`);
+          if (!result.dryRun && result.schedule.resumed !== 'resumed') process.stdout.write('resume it with: luckygas-sync schedule resume\n');
+        }
+        if (result.conflictCount > 0) process.exitCode = EXIT.failed;
+      }),
+    );
+}

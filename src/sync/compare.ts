@@ -1,0 +1,120 @@
+import { createHash } from 'node:crypto';
+import type { NewValues, TableMapping } from '../mapping/tables';
+
+/**
+ * Pure comparison helpers for the consistency check and the rollback: a canonical form of a
+ * row's mapped values (whatever side it comes from), its hash, the fields two forms differ
+ * in, and equality of legacy raw images. No I/O here.
+ */
+
+export type CanonicalValue = string | number | boolean | string[] | null;
+export type Canonical = Record<string, CanonicalValue>;
+
+/** The columns compared for a table: the mapped new columns, then the parent id columns. */
+export function comparedColumns(mapping: TableMapping): string[] {
+  return [...Object.keys(mapping.newColumns), ...mapping.parents.map((p) => p.newColumn)];
+}
+
+/** The SQL type of a compared column (parents are integer ids). */
+function columnType(mapping: TableMapping, column: string): string {
+  return mapping.newColumns[column] ?? 'integer';
+}
+
+/**
+ * One value in canonical form, by the column's SQL type: instants as ISO-8601 UTC with
+ * milliseconds, dates as 'YYYY-MM-DD', integers as numbers, booleans as booleans, arrays as
+ * arrays of strings, text as is. What cannot be read as its type stays a string, so it
+ * differs from any well-formed value instead of being silently coerced.
+ */
+export function canonicalValue(type: string, v: unknown): CanonicalValue {
+  if (v === null || v === undefined) return null;
+  switch (type) {
+    case 'timestamptz': {
+      const t = v instanceof Date ? v.getTime() : Date.parse(String(v));
+      return Number.isNaN(t) ? String(v) : new Date(t).toISOString();
+    }
+    case 'date': {
+      if (v instanceof Date) return v.toISOString().slice(0, 10);
+      const m = /^(\d{4}-\d{2}-\d{2})/.exec(String(v));
+      return m ? m[1] : String(v);
+    }
+    case 'integer': {
+      const n = typeof v === 'number' ? v : Number(v);
+      return Number.isFinite(n) ? n : String(v);
+    }
+    case 'boolean':
+      return typeof v === 'boolean' ? v : v === 't' || v === 'true' ? true : v === 'f' || v === 'false' ? false : String(v);
+    case 'text[]':
+      return Array.isArray(v) ? v.map((x) => (x === null ? '\u0000NULL' : String(x))) : String(v);
+    default:
+      return String(v);
+  }
+}
+
+/** A PostgreSQL row (as `to_jsonb` gives it) in canonical form, over the compared columns. */
+export function canonicalFromNew(mapping: TableMapping, row: Record<string, unknown>): Canonical {
+  const out: Canonical = {};
+  for (const c of comparedColumns(mapping)) out[c] = canonicalValue(columnType(mapping, c), row[c]);
+  return out;
+}
+
+/** A legacy row mapped by the contract (parents resolved to new ids) in canonical form. */
+export function canonicalFromMapped(mapping: TableMapping, values: NewValues, parentIds: Record<string, number | null>): Canonical {
+  const out: Canonical = {};
+  for (const c of Object.keys(mapping.newColumns)) out[c] = canonicalValue(columnType(mapping, c), values[c]);
+  for (const p of mapping.parents) out[p.newColumn] = canonicalValue('integer', parentIds[p.newColumn] ?? null);
+  return out;
+}
+
+/** Stable JSON: object keys sorted at every level. */
+export function stableStringify(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .sort()
+    .filter((k) => o[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${stableStringify(o[k])}`)
+    .join(',')}}`;
+}
+
+/** Hash of a canonical row over the given columns, in that order. */
+export function canonicalHash(row: Canonical, columns: string[]): string {
+  const h = createHash('sha1');
+  for (const c of columns) {
+    h.update(c);
+    h.update('\u0000');
+    h.update(stableStringify(row[c] ?? null));
+    h.update('\u0001');
+  }
+  return h.digest('hex');
+}
+
+/** The columns whose canonical values differ. */
+export function diffFields(expected: Canonical, actual: Canonical, columns: string[]): string[] {
+  return columns.filter((c) => stableStringify(expected[c] ?? null) !== stableStringify(actual[c] ?? null));
+}
+
+export type RawImage = Record<string, string | number | null>;
+
+/**
+ * Equality of two legacy raw images (text as hex of its bytes, integers as numbers) over the
+ * given keys; null stands for "no row". Numbers and numeric strings of the same value are
+ * equal (a JSON round trip may turn one into the other); hex is compared case-insensitively.
+ */
+export function imagesEqual(a: RawImage | null, b: RawImage | null, keys: string[]): boolean {
+  if (a === null || b === null) return a === b;
+  return keys.every((k) => {
+    const x = a[k] ?? null;
+    const y = b[k] ?? null;
+    if (x === null || y === null) return x === y;
+    if (typeof x === 'number' || typeof y === 'number') return Number(x) === Number(y);
+    return String(x).toLowerCase() === String(y).toLowerCase();
+  });
+}
+
+/** The keys whose values differ between two raw images (for conflict reports). */
+export function imageDiff(a: RawImage | null, b: RawImage | null, keys: string[]): string[] {
+  if (a === null || b === null) return a === b ? [] : ['(row)'];
+  return keys.filter((k) => !imagesEqual({ [k]: a[k] ?? null }, { [k]: b[k] ?? null }, [k]));
+}
