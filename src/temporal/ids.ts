@@ -2,3 +2,4 @@
 export const SCHEDULE_ID = 'luckygas-sync-cycle';
 export const cycleWorkflowId = (how: 'manual' | 'demo', at: Date) => `sync-cycle/${how}/${at.toISOString()}`;
 export const backfillWorkflowId = (table: string) => `backfill/${table}`;
+export const CONSISTENCY_SCHEDULE_ID = 'luckygas-consistency-check';

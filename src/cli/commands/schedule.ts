@@ -1,16 +1,16 @@
 import type { Command } from 'commander';
-import type { ScheduleHandle } from '@temporalio/client';
-import { loadEnv, type AppEnv } from '../../config/env';
+import type { Client, ScheduleHandle } from '@temporalio/client';
+import { loadEnv } from '../../config/env';
 import { connectClient } from '../../temporal/connection';
-import { SCHEDULE_ID } from '../../temporal/ids';
-import { createOrUpdateSchedule } from '../../temporal/schedule';
+import { CONSISTENCY_SCHEDULE_ID, SCHEDULE_ID } from '../../temporal/ids';
+import { createOrUpdateConsistencySchedule, createOrUpdateSchedule } from '../../temporal/schedule';
 import { action, printJson } from '../output';
 
-async function withSchedule<T>(body: (handle: ScheduleHandle, env: AppEnv) => Promise<T>): Promise<T> {
+async function withSchedule<T>(body: (handle: ScheduleHandle, client: Client) => Promise<T>): Promise<T> {
   const env = loadEnv();
   const client = await connectClient(env);
   try {
-    return await body(client.schedule.getHandle(SCHEDULE_ID), env);
+    return await body(client.schedule.getHandle(SCHEDULE_ID), client);
   } finally {
     await client.connection.close();
   }
@@ -21,7 +21,7 @@ export function registerScheduleCommands(program: Command): void {
 
   schedule
     .command('create')
-    .description('create the schedule, or update it to the current SYNC_CRON / SYNC_INTERVAL_MINUTES (overlap: skip)')
+    .description(`create the schedule, or update it to the current SYNC_CRON / SYNC_INTERVAL_MINUTES (overlap: skip); also the daily consistency check (${CONSISTENCY_SCHEDULE_ID})`)
     .option('--every-seconds <n>', 'a short interval instead, for demos and tests', (v) => parseInt(v, 10))
     .action(
       action(async (opts: { everySeconds?: number }) => {
@@ -29,8 +29,10 @@ export function registerScheduleCommands(program: Command): void {
         const client = await connectClient(env);
         try {
           await createOrUpdateSchedule(client, env, { intervalSeconds: opts.everySeconds });
+          await createOrUpdateConsistencySchedule(client, env);
           const spec = opts.everySeconds ? `every ${opts.everySeconds} s` : env.SYNC_CRON ? `cron ${env.SYNC_CRON}` : `every ${env.SYNC_INTERVAL_MINUTES} min`;
           process.stdout.write(`schedule ${SCHEDULE_ID}: ${spec}, task queue ${env.TEMPORAL_TASK_QUEUE}\n`);
+          process.stdout.write(`schedule ${CONSISTENCY_SCHEDULE_ID}: daily at 03:00 Asia/Taipei\n`);
         } finally {
           await client.connection.close();
         }
@@ -66,7 +68,7 @@ export function registerScheduleCommands(program: Command): void {
     ['pause', 'pause the schedule (running cycles finish)'],
     ['resume', 'resume the schedule'],
     ['trigger', 'start a cycle now (skipped if one is running)'],
-    ['delete', 'delete the schedule'],
+    ['delete', 'delete the schedule (and the daily consistency check\'s)'],
   ] as const) {
     schedule
       .command(name)
@@ -74,11 +76,14 @@ export function registerScheduleCommands(program: Command): void {
       .option('--note <text>', 'why (pause/resume)')
       .action(
         action(async (opts: { note?: string }) =>
-          withSchedule(async (handle) => {
+          withSchedule(async (handle, client) => {
             if (name === 'pause') await handle.pause(opts.note ?? 'paused from the CLI');
             else if (name === 'resume') await handle.unpause(opts.note ?? 'resumed from the CLI');
             else if (name === 'trigger') await handle.trigger();
-            else await handle.delete();
+            else {
+              await handle.delete();
+              await client.schedule.getHandle(CONSISTENCY_SCHEDULE_ID).delete().catch(() => {});
+            }
             process.stdout.write(`schedule ${SCHEDULE_ID}: ${name} done\n`);
           }),
         ),
