@@ -21,8 +21,8 @@ function columnType(mapping: TableMapping, column: string): string {
 }
 
 /**
- * One value in canonical form, by the column's SQL type: instants as ISO-8601 UTC with
- * milliseconds, dates as 'YYYY-MM-DD', integers as numbers, booleans as booleans, arrays as
+ * One value in canonical form, by the column's SQL type: instants as ISO-8601 UTC to the
+ * second (the legacy file's resolution: an order written back keeps its seconds only), dates as 'YYYY-MM-DD', integers as numbers, booleans as booleans, arrays as
  * arrays of strings, text as is. What cannot be read as its type stays a string, so it
  * differs from any well-formed value instead of being silently coerced.
  */
@@ -31,7 +31,7 @@ export function canonicalValue(type: string, v: unknown): CanonicalValue {
   switch (type) {
     case 'timestamptz': {
       const t = v instanceof Date ? v.getTime() : Date.parse(String(v));
-      return Number.isNaN(t) ? String(v) : new Date(t).toISOString();
+      return Number.isNaN(t) ? String(v) : new Date(Math.floor(t / 1000) * 1000).toISOString();
     }
     case 'date': {
       if (v instanceof Date) return v.toISOString().slice(0, 10);

@@ -2,12 +2,23 @@ import { spawn } from 'node:child_process';
 import { generateLegacyDb } from '../../src/fixtures/legacyFixture';
 import { createOrUpdateSchedule } from '../../src/temporal/schedule';
 import { contractDifferences } from '../support/contractCheck';
+import Database from 'better-sqlite3';
 import { count, startHarness, type SyncHarness } from '../support/syncHarness';
 
+const legacyDeliveries = (file: string) => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+};
+
 /**
- * The issue's "done when": a 100,000-delivery legacy file syncs completely; then the legacy
- * application keeps editing while the schedule runs, and in the end every PostgreSQL row is
- * what the contract's rules make of its legacy row.
+ * The issues' "done when": a 100,000-delivery legacy file syncs completely; then the legacy
+ * application and the new system both keep editing (some deliveries on both sides at once)
+ * while the schedule runs; in the end every PostgreSQL row is what the contract's rules make
+ * of its legacy row, every conflict is recorded with its outcome, nothing was written twice.
  */
 
 /** The legacy application: inserts and updates, stamped with the current Taipei time. */
@@ -21,13 +32,14 @@ const notes = iconv.encode('改過的備註', 'cp950');
 const update = db.prepare('UPDATE deliveries SET amount = amount + 1, notes = CAST(? AS TEXT), status = CAST(? AS TEXT), updated_at = ? WHERE id = ?');
 const insert = db.prepare("INSERT INTO deliveries (client_id, delivery_date, cylinder_16kg, status, amount, created_at, updated_at) VALUES (?, '2026-11-25', 2, CAST(? AS TEXT), 1800, ?, ?)");
 let n = 0;
+let inserts = 0;
 const end = Date.now() + Number(process.argv[2]);
 const tick = () => {
-  if (Date.now() > end) { process.stdout.write(String(n)); db.close(); return; }
+  if (Date.now() > end) { process.stdout.write(JSON.stringify({ edits: n, inserts })); db.close(); return; }
   // A burst: several rows in one second, as the legacy application writes them.
   db.transaction(() => {
-    for (let i = 0; i < 20; i++) { update.run(notes, status, now(), 1 + Math.floor(Math.random() * 100000)); n++; }
-    insert.run(1 + Math.floor(Math.random() * 2000), status, now(), now()); n++;
+    for (let i = 0; i < 20; i++) { update.run(notes, status, now(), i < 2 ? 1 + Math.floor(Math.random() * 40) : 1 + Math.floor(Math.random() * 100000)); n++; }
+    insert.run(1 + Math.floor(Math.random() * 2000), status, now(), now()); n++; inserts++;
   })();
   setTimeout(tick, 200);
 };
@@ -51,17 +63,31 @@ describe('a large legacy file, then a stream of edits while the schedule runs', 
     expect(await count(h.pool, 'SELECT count(*) FROM orders')).toBe(100_000);
 
     await createOrUpdateSchedule(h.client, h.env, { intervalSeconds: 3, scheduleId });
+    const legacyBefore = legacyDeliveries(h.legacyPath);
     const editor = spawn(process.execPath, ['-e', EDITOR, h.legacyPath, '15000'], { cwd: process.cwd() });
     let edits = '';
     editor.stdout.on('data', (d) => (edits += d));
-    await new Promise((r) => editor.once('exit', r));
-    expect(Number(edits)).toBeGreaterThan(100);
+    const legacyEditsDone = new Promise((r) => editor.once('exit', r));
+    // The new system at the same time: edits (the first 40 deliveries are edited on both sides) and new orders.
+    const customer = (await h.pool.query('SELECT id FROM customers ORDER BY id LIMIT 1')).rows[0].id;
+    let newOrders = 0;
+    const until = Date.now() + 15_000;
+    while (Date.now() < until) {
+      await h.pool.query(`UPDATE orders SET notes = '新系統改的', amount = amount + 2, updated_at = now() WHERE legacy_id = $1`, [1 + Math.floor(Math.random() * 40)]);
+      await h.pool.query(`UPDATE orders SET qty_4kg = qty_4kg + 1, updated_at = now() WHERE legacy_id = $1`, [1 + Math.floor(Math.random() * 100_000)]);
+      await h.pool.query(`INSERT INTO orders (customer_id, delivery_date, qty_20kg, status, amount, notes, updated_at) VALUES ($1, '2026-11-26', 1, 'pending', 900, '新系統建立', now())`, [customer]);
+      newOrders++;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await legacyEditsDone;
+    const made = JSON.parse(edits) as { edits: number; inserts: number };
+    expect(made.edits).toBeGreaterThan(100);
 
-    // Let the schedule catch up: wait for a cycle that started after the last edit to finish.
+    // Let the schedule catch up: wait for a whole cycle that started after the last edit.
     const editsDone = Date.now();
     for (;;) {
       const done = await h.pool.query(
-        `SELECT count(*)::int AS n FROM sync_runs WHERE kind = 'table' AND table_name = 'deliveries' AND direction = 'legacy-to-new'
+        `SELECT count(*)::int AS n FROM sync_runs WHERE kind = 'table' AND table_name = 'deliveries' AND direction = 'new-to-legacy'
            AND status = 'completed' AND started_at > $1`,
         [new Date(editsDone + 1000)],
       );
@@ -70,5 +96,14 @@ describe('a large legacy file, then a stream of edits while the schedule runs', 
     }
     await h.client.schedule.getHandle(scheduleId).pause('test done');
     expect(await contractDifferences(h.legacyPath, h.pool)).toEqual([]);
+    // Every order has its legacy row, once: nothing was written twice.
+    expect(await count(h.pool, 'SELECT count(*) FROM orders WHERE legacy_id IS NULL')).toBe(0);
+    const legacyInserts = made.inserts;
+    expect(legacyDeliveries(h.legacyPath)).toBe(legacyBefore + newOrders + legacyInserts);
+    expect(await count(h.pool, 'SELECT count(*) FROM orders')).toBe(legacyBefore + newOrders + legacyInserts);
+    // Conflicts happened (the first deliveries were edited on both sides), each with its outcome.
+    const conflicts = await h.pool.query(`SELECT outcome, count(*)::int AS n FROM sync_conflicts GROUP BY 1`);
+    expect(conflicts.rows.length).toBeGreaterThan(0);
+    for (const c of conflicts.rows) expect(['legacy', 'new', 'merged']).toContain(c.outcome);
   }, 600_000);
 });

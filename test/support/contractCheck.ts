@@ -39,7 +39,8 @@ export async function contractDifferences(legacyPath: string, pool: pg.Pool, lim
           const expected: Record<string, unknown> = { ...conv.row.values };
           mapping.parents.forEach((p, i) => (expected[p.newColumn] = conv.row.parents[p.column] === null ? null : (parents[i].get(conv.row.parents[p.column]) ?? 'missing parent')));
           for (const [col, v] of Object.entries(expected)) {
-            const actual = mapping.newColumns[col] === 'timestamptz' ? new Date(String(row[col])).toISOString() : row[col];
+            // Legacy keeps whole seconds: an order written back from PostgreSQL keeps only those.
+            const actual = mapping.newColumns[col] === 'timestamptz' ? new Date(Math.floor(Date.parse(String(row[col])) / 1000) * 1000).toISOString() : row[col];
             if (JSON.stringify(actual) !== JSON.stringify(v)) out.push(`${mapping.legacyTable} ${raw.id}.${col}: legacy says ${JSON.stringify(v)}, PostgreSQL has ${JSON.stringify(actual)}`);
           }
           if (row.deleted_at !== null) out.push(`${mapping.legacyTable} ${raw.id}: deleted_at set but the legacy row exists`);
