@@ -3,12 +3,13 @@ import { ClaimStore } from '../../src/claims';
 import { generateLegacyDb } from '../../src/fixtures/legacyFixture';
 import { startPostgres, stopPostgres } from '../../src/stack/postgres';
 import { startRedis, stopRedis } from '../../src/stack/redis';
+import { startTemporal, stopTemporal } from '../../src/stack/temporal';
 import { count, startHarness, type SyncHarness } from '../support/syncHarness';
 import { testStackSettings } from '../support/testStack';
 
 /**
- * Things break for real here: Redis loses its data or goes away, PostgreSQL restarts, while
- * a cycle runs. Each ends with every legacy row in PostgreSQL exactly once.
+ * Things break for real here: Redis loses its data or goes away, PostgreSQL and the Temporal
+ * server restart, while a cycle runs. Each ends with every legacy row in PostgreSQL exactly once.
  */
 
 /** Real Redis, flushed right after the first batch's rows were parked in it. */
@@ -55,7 +56,7 @@ describe('Redis flushed between the steps of a batch', () => {
   });
 });
 
-describe('Redis and PostgreSQL going away during a cycle', () => {
+describe('Redis, PostgreSQL and Temporal going away during a cycle', () => {
   let h: SyncHarness;
   const stack = testStackSettings();
   beforeAll(async () => {
@@ -65,6 +66,7 @@ describe('Redis and PostgreSQL going away during a cycle', () => {
   afterAll(async () => {
     await startRedis(stack);
     startPostgres(stack);
+    await startTemporal(stack);
     await h?.close();
   });
 
@@ -75,6 +77,26 @@ describe('Redis and PostgreSQL going away during a cycle', () => {
     await new Promise((r) => setTimeout(r, 4000));
     await startRedis(stack);
     await cycle;
+    await expectComplete(h, 6000);
+  });
+
+  it('finishes the cycle after the Temporal server restarts mid-cycle (its SQLite persistence kept)', async () => {
+    await h.pool.query('TRUNCATE orders, sync_row_state, sync_state, sync_batches, sync_journal');
+    const workflowId = `sync-cycle/test/temporal-restart-${Date.now()}`;
+    await h.client.workflow.start('SyncCycleWorkflow', { taskQueue: h.env.TEMPORAL_TASK_QUEUE, workflowId, args: [{ tables: ['deliveries'] }] });
+    await new Promise((r) => setTimeout(r, 1500));
+    await stopTemporal(stack);
+    await new Promise((r) => setTimeout(r, 2000));
+    await startTemporal(stack);
+    // The client reconnects; the workflow went on from its persisted history.
+    let result;
+    for (let i = 0; i < 30 && !result; i++) {
+      result = await h.client.workflow.getHandle(workflowId).result().catch(async () => {
+        await new Promise((r) => setTimeout(r, 1000));
+        return undefined;
+      });
+    }
+    expect(result).toBeDefined();
     await expectComplete(h, 6000);
   });
 
