@@ -1,0 +1,889 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { ScheduleOverlapPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { RunSummary } from '../activities/legacyToNew';
+import type { CycleSummary } from '../workflows/syncCycle';
+import { loadEnv, type AppEnv } from '../src/config/env';
+import { decodeCp950 } from '../src/encoding/cp950';
+import { loadEudcMap } from '../src/encoding/eudc';
+import { generateLegacyDb } from '../src/fixtures/legacyFixture';
+import { PROJECT_ROOT } from '../src/paths';
+import { stackSettingsFromEnv } from '../src/stack/settings';
+import { stackUp } from '../src/stack/stack';
+import { connectClient } from '../src/temporal/connection';
+import { createEmptyDatabase, createSyncDatabase, dropDatabase, recreateDatabase } from './db';
+import { breakdown, type Breakdown } from './history';
+import { CpuTracker, machineInfo, mb, median, percentile, postmasterPid, round, type CpuGroup, type MachineInfo, type StackProcesses } from './measure';
+import { ensurePgloader, pgloaderVersion, runPgloader, utf8Copy, type PgloaderRun } from './pgloader';
+import { markdownReport, printReport, type Target } from './report';
+import { BenchWorker, sleep } from './worker';
+
+/**
+ * `npm run bench`: the sync on the real local stack, measured.
+ *
+ *  1. Backfill: a generated legacy file (N deliveries plus clients and drivers) through the
+ *     Temporal pipeline, legacy → new, end to end, with the worker as a child process of its
+ *     own (peak RSS, CPU time). Row counts are verified.
+ *  2. The peer: pgloader loading the same SQLite file into a database of its own.
+ *  3. Incremental: cycles with nothing changed, then one cycle after 1,000 legacy edits.
+ *  4. Lag: a Temporal schedule every --interval-seconds, legacy edits one a second, the time
+ *     until each is visible in PostgreSQL.
+ *  5. Write-back: 1,000 orders created in PostgreSQL, one cycle to the legacy file.
+ *  6. With --sizes: a backfill at each size (fresh worker), to compare peak memory.
+ *
+ * Everything runs in databases, a task queue and a folder of its own, removed at the end.
+ */
+
+const TABLES = ['clients', 'drivers', 'deliveries'] as const;
+const NEW_TABLE: Record<string, string> = { clients: 'customers', drivers: 'drivers', deliveries: 'orders' };
+const RESULTS_DIR = path.join(PROJECT_ROOT, 'bench', 'results');
+
+export interface BenchOptions {
+  deliveries: number;
+  clients?: number;
+  drivers?: number;
+  sizes: number[];
+  skipPgloader: boolean;
+  quick: boolean;
+  json?: string;
+  lagEdits: number;
+  intervalSeconds: number;
+  changedRows: number;
+  writeBackOrders: number;
+  keep: boolean;
+}
+
+const started = Date.now();
+function log(line: string): void {
+  const s = ((Date.now() - started) / 1000).toFixed(0).padStart(5);
+  process.stderr.write(`[bench ${s}s] ${line}\n`);
+}
+
+/** Cleanup steps, run last-in first-out once, also on Ctrl-C. */
+class Cleanup {
+  private steps: { name: string; fn: () => Promise<unknown> | unknown }[] = [];
+  add(name: string, fn: () => Promise<unknown> | unknown): () => void {
+    const step = { name, fn };
+    this.steps.push(step);
+    return () => {
+      this.steps = this.steps.filter((s) => s !== step);
+    };
+  }
+  async run(): Promise<void> {
+    while (this.steps.length) {
+      const s = this.steps.pop()!;
+      try {
+        await s.fn();
+      } catch (err) {
+        process.stderr.write(`cleanup (${s.name}) failed: ${(err as Error).message}\n`);
+      }
+    }
+  }
+}
+
+interface Ctx {
+  opts: BenchOptions;
+  env: AppEnv;
+  client: Client;
+  stamp: string;
+  dir: string;
+  cleanup: Cleanup;
+  stack: StackProcesses;
+}
+
+const clientsFor = (o: BenchOptions, deliveries: number) => o.clients ?? Math.max(200, Math.round(deliveries / 50));
+const driversFor = (o: BenchOptions, deliveries: number) => o.drivers ?? Math.max(20, Math.round(deliveries / 10_000));
+
+// ─────────────────────────────────── legacy file ───────────────────────────────────
+
+interface LegacyFile {
+  path: string;
+  counts: Record<string, number>;
+  totalRows: number;
+  generationSeconds: number;
+  fileMb: number;
+}
+
+function makeLegacyFile(ctx: Ctx, label: string, deliveries: number): LegacyFile {
+  const file = path.join(ctx.dir, `legacy-${label}.db`);
+  const clients = clientsFor(ctx.opts, deliveries);
+  const drivers = driversFor(ctx.opts, deliveries);
+  log(`generating ${file}: ${deliveries} deliveries, ${clients} clients, ${drivers} drivers`);
+  const g = generateLegacyDb({ path: file, deliveries, clients, drivers, overwrite: true });
+  const counts = legacyCounts(file);
+  const totalRows = Object.values(counts).reduce((a, b) => a + b, 0);
+  log(`generated in ${g.seconds.toFixed(1)} s (${mb(statSync(file).size)} MB)`);
+  return { path: file, counts, totalRows, generationSeconds: round(g.seconds, 1), fileMb: mb(statSync(file).size) };
+}
+
+function legacyCounts(file: string): Record<string, number> {
+  const db = new Database(file, { readonly: true });
+  try {
+    return Object.fromEntries(TABLES.map((t) => [t, (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n]));
+  } finally {
+    db.close();
+  }
+}
+
+// ─────────────────────────────────── backfill ───────────────────────────────────
+
+export interface BackfillResult {
+  deliveries: number;
+  rows: Record<string, number>;
+  totalRows: number;
+  seconds: number;
+  rowsPerSecond: number;
+  tables: (Pick<RunSummary, 'table' | 'status' | 'read' | 'written' | 'unchanged' | 'heldBack'> & { seconds: number; rowsPerSecond: number })[];
+  worker: {
+    /** RSS once it polls, before any work (after bundling the workflows). */
+    startupRssMb: number;
+    /** VmHWM before the backfill: the peak of its start-up (workflow bundling). */
+    startupPeakMb: number;
+    /** Peak VmRSS sampled every 100 ms during the backfill. */
+    backfillPeakRssMb: number;
+    /** VmHWM after the backfill: the lifetime peak so far. */
+    lifetimePeakMb: number;
+    cpuSeconds: number;
+    /** CPU seconds per 1,000 rows. */
+    cpuPer1000Rows: number;
+  };
+  /** CPU seconds used by each kind of process during the backfill. */
+  cpu: Record<CpuGroup, number>;
+  /** Share of the machine's CPU capacity used during the backfill. */
+  machineCpuUse: number;
+  verified: { legacy: Record<string, number>; postgres: Record<string, number>; heldBack: Record<string, number> };
+  breakdown?: Breakdown;
+}
+
+interface SyncSetup {
+  dbName: string;
+  dbUrl: string;
+  taskQueue: string;
+  worker: BenchWorker;
+  stop(): Promise<void>;
+}
+
+async function startSync(ctx: Ctx, label: string, legacyPath: string): Promise<SyncSetup> {
+  const dbName = `bench_sync_${ctx.stamp}_${label}`;
+  const dbUrl = await createSyncDatabase(ctx.env.DATABASE_URL, dbName, log);
+  const undoDb = ctx.opts.keep ? () => {} : ctx.cleanup.add(`drop ${dbName}`, () => dropDatabase(ctx.env.DATABASE_URL, dbName));
+  const taskQueue = `bench-${ctx.stamp}-${label}`;
+  log(`database ${dbName}; starting the worker on task queue ${taskQueue}`);
+  const worker = await BenchWorker.start(
+    {
+      LEGACY_DB_PATH: legacyPath,
+      DATABASE_URL: dbUrl,
+      REDIS_URL: ctx.env.REDIS_URL,
+      TEMPORAL_ADDRESS: ctx.env.TEMPORAL_ADDRESS,
+      TEMPORAL_NAMESPACE: ctx.env.TEMPORAL_NAMESPACE,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+    },
+    ctx.dir,
+    ctx.client,
+    label,
+  );
+  const undoWorker = ctx.cleanup.add(`stop worker ${label}`, () => worker.stop());
+  log(`worker pid ${worker.pid} polls (RSS ${mb(worker.sampler.last)} MB)`);
+  return {
+    dbName,
+    dbUrl,
+    taskQueue,
+    worker,
+    async stop() {
+      await worker.stop();
+      undoWorker();
+      if (!ctx.opts.keep) {
+        await dropDatabase(ctx.env.DATABASE_URL, dbName);
+        undoDb();
+      }
+    },
+  };
+}
+
+async function followBackfill(handle: WorkflowHandle, table: string, total: number): Promise<RunSummary> {
+  const t0 = Date.now();
+  const timer = setInterval(async () => {
+    try {
+      const p = await handle.query<{ read: number }>('progress');
+      const s = (Date.now() - t0) / 1000;
+      log(`  ${table}: ${p.read}/${total} rows, ${Math.round(p.read / s)} rows/s`);
+    } catch {
+      /* between continue-as-new runs */
+    }
+  }, 15_000);
+  try {
+    return (await handle.result()) as RunSummary;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function backfill(ctx: Ctx, sync: SyncSetup, legacy: LegacyFile, label: string, withBreakdown: boolean): Promise<BackfillResult> {
+  const { worker } = sync;
+  const startupRss = worker.sampler.last;
+  const startupPeak = worker.hwm();
+  worker.sampler.reset();
+  const cpu0 = worker.cpu();
+  const tracker = new CpuTracker(worker.pid, ctx.stack);
+  const t0 = process.hrtime.bigint();
+  const tables: BackfillResult['tables'] = [];
+  const handles: { workflowId: string; runId: string }[] = [];
+  for (const table of TABLES) {
+    const workflowId = `backfill/${table}/bench-${ctx.stamp}-${label}`;
+    const ts = process.hrtime.bigint();
+    log(`backfill ${table}: ${legacy.counts[table]} rows (${workflowId})`);
+    const handle = await ctx.client.workflow.start('BackfillWorkflow', { taskQueue: sync.taskQueue, workflowId, args: [{ table }] });
+    const undo = ctx.cleanup.add(`terminate ${workflowId}`, () => handle.terminate('bench cleanup').catch(() => {}));
+    const r = await worker.guard(followBackfill(handle, table, legacy.counts[table]));
+    undo();
+    handles.push({ workflowId, runId: handle.firstExecutionRunId });
+    const seconds = Number(process.hrtime.bigint() - ts) / 1e9;
+    tables.push({ table, status: r.status, read: r.read, written: r.written, unchanged: r.unchanged, heldBack: r.heldBack, seconds: round(seconds, 2), rowsPerSecond: round(legacy.counts[table] / seconds) });
+    log(`  ${table}: ${r.status}, ${r.written} written, ${r.heldBack} held back in ${seconds.toFixed(1)} s (${Math.round(legacy.counts[table] / seconds)} rows/s)`);
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = tracker.stop();
+  const workerCpu = worker.cpu() - cpu0;
+  const peak = worker.sampler.peak;
+  const hwm = worker.hwm();
+
+  // Every legacy row is in PostgreSQL, or held back with a reason (never silently missing).
+  const pool = new pg.Client({ connectionString: sync.dbUrl });
+  await pool.connect();
+  const postgres: Record<string, number> = {};
+  const heldBack: Record<string, number> = {};
+  try {
+    for (const t of TABLES) {
+      postgres[t] = Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${NEW_TABLE[t]} WHERE legacy_id IS NOT NULL`)).rows[0].n);
+      heldBack[t] = Number(
+        (await pool.query<{ n: string }>(`SELECT count(*) AS n FROM sync_held_back WHERE table_name = $1 AND direction = 'legacy-to-new' AND resolved_at IS NULL`, [t])).rows[0].n,
+      );
+    }
+  } finally {
+    await pool.end();
+  }
+  for (const t of TABLES) {
+    if (postgres[t] + heldBack[t] !== legacy.counts[t]) {
+      throw new Error(`backfill verification failed for ${t}: legacy has ${legacy.counts[t]} rows, PostgreSQL ${postgres[t]}, held back ${heldBack[t]}`);
+    }
+    if (heldBack[t] > 0) log(`WARNING: ${t}: ${heldBack[t]} of ${legacy.counts[t]} rows held back (not in PostgreSQL)`);
+  }
+  log(`verified: ${TABLES.map((t) => `${NEW_TABLE[t]} ${postgres[t]}/${legacy.counts[t]}`).join(', ')}`);
+
+  const result: BackfillResult = {
+    deliveries: legacy.counts.deliveries,
+    rows: legacy.counts,
+    totalRows: legacy.totalRows,
+    seconds: round(seconds, 2),
+    rowsPerSecond: round(legacy.totalRows / seconds),
+    tables,
+    worker: {
+      startupRssMb: mb(startupRss),
+      startupPeakMb: mb(startupPeak),
+      backfillPeakRssMb: mb(peak),
+      lifetimePeakMb: mb(hwm),
+      cpuSeconds: round(workerCpu, 2),
+      cpuPer1000Rows: round((workerCpu / legacy.totalRows) * 1000, 3),
+    },
+    cpu,
+    machineCpuUse: round(Object.values(cpu).reduce((a, b) => a + b, 0) / seconds / os.cpus().length, 2),
+    verified: { legacy: legacy.counts, postgres, heldBack },
+  };
+  if (withBreakdown) {
+    log('reading the backfill histories (where the time went)');
+    result.breakdown = await breakdown(ctx.client, handles.filter((h) => h.workflowId.startsWith('backfill/deliveries/')));
+  }
+  return result;
+}
+
+// ─────────────────────────────────── pgloader ───────────────────────────────────
+
+export interface PgloaderResult {
+  version: string;
+  /** The legacy file itself. */
+  sameFile: PgloaderRun;
+  /** The same rows with the text decoded to UTF-8 (what pgloader can read). */
+  utf8Copy?: PgloaderRun & { preparationSeconds: number; undecodableValues: number; cpu: Record<CpuGroup, number> };
+  /** Rate used for the ratio: its rate over the full row total. */
+  rowsPerSecond: number | null;
+  basis: string;
+}
+
+async function pgloaderPhase(ctx: Ctx, legacy: LegacyFile, workerPid: number): Promise<PgloaderResult> {
+  const bin = ensurePgloader(log);
+  const version = pgloaderVersion(bin);
+  const dbName = `bench_pgloader_${ctx.stamp}`;
+  let url = await createEmptyDatabase(ctx.env.DATABASE_URL, dbName);
+  if (!ctx.opts.keep) ctx.cleanup.add(`drop ${dbName}`, () => dropDatabase(ctx.env.DATABASE_URL, dbName));
+
+  log(`pgloader (${version}) on the legacy file itself`);
+  const sameFile = await runPgloader(bin, legacy.path, url, ctx.dir, 'same-file', [...TABLES]);
+  log(`  ${sameFile.totalRows}/${legacy.totalRows} rows in ${sameFile.seconds} s, exit ${sameFile.exitCode}, ${sameFile.errorCount} errors${sameFile.errors[0] ? ` (${sameFile.errors[0]})` : ''}`);
+  const complete = sameFile.totalRows === legacy.totalRows;
+  if (complete) {
+    return { version, sameFile, rowsPerSecond: round(legacy.totalRows / sameFile.seconds), basis: 'the legacy file itself' };
+  }
+
+  // pgloader reads SQLite TEXT as UTF-8 and gives up on a table at its first CP950 value: give
+  // it the same rows decoded to UTF-8 (the decoding is not timed) for a rate to compare with.
+  const copy = path.join(ctx.dir, 'legacy-utf8.db');
+  log('pgloader could not load the file: preparing a UTF-8 copy of it (same rows, text decoded as the sync decodes it)');
+  const prep = utf8Copy(legacy.path, copy, [...TABLES]);
+  log(`  decoded ${prep.values} values in ${prep.seconds} s (${prep.undecodable} undecodable, kept as Latin-1)`);
+  url = await recreateDatabase(ctx.env.DATABASE_URL, dbName);
+  log('pgloader on the UTF-8 copy');
+  const tracker = new CpuTracker(workerPid, ctx.stack);
+  const run = await runPgloader(bin, copy, url, ctx.dir, 'utf8-copy', [...TABLES]);
+  const cpu = tracker.stop();
+  cpu.pgloader = Math.max(cpu.pgloader, run.cpuSeconds);
+  log(`  ${run.totalRows}/${legacy.totalRows} rows in ${run.seconds} s (${run.rowsPerSecond} rows/s), exit ${run.exitCode}, ${run.errorCount} errors`);
+  rmSync(copy, { force: true });
+  await dropDatabase(ctx.env.DATABASE_URL, dbName);
+  return {
+    version,
+    sameFile,
+    utf8Copy: { ...run, preparationSeconds: prep.seconds, undecodableValues: prep.undecodable, cpu },
+    rowsPerSecond: run.totalRows === legacy.totalRows ? round(legacy.totalRows / run.seconds) : null,
+    basis: 'a UTF-8 copy of the legacy file (pgloader cannot read the CP950 original)',
+  };
+}
+
+// ─────────────────────────────────── cycles ───────────────────────────────────
+
+interface CycleRun {
+  workflowId: string;
+  ms: number;
+  summary: CycleSummary;
+}
+
+async function runCycle(ctx: Ctx, sync: SyncSetup, label: string): Promise<CycleRun> {
+  const workflowId = `bench-cycle/${ctx.stamp}/${label}`;
+  const t0 = process.hrtime.bigint();
+  const summary = (await sync.worker.guard(
+    ctx.client.workflow.execute('SyncCycleWorkflow', { taskQueue: sync.taskQueue, workflowId, args: [{}] }),
+  )) as CycleSummary;
+  return { workflowId, ms: round(Number(process.hrtime.bigint() - t0) / 1e6), summary };
+}
+
+const tableRows = (s: CycleSummary) =>
+  s.tables.map((t) => ({ table: t.table, direction: t.direction, status: t.status, read: t.read, written: t.written, unchanged: t.unchanged, heldBack: t.heldBack, conflicts: t.conflicts, ms: t.ms }));
+
+/** Distinct random ids in [1, max]. */
+function randomIds(n: number, max: number, avoid: Set<number> = new Set()): number[] {
+  const out = new Set<number>();
+  if (n > max - avoid.size) throw new Error(`cannot pick ${n} ids out of ${max}`);
+  while (out.size < n) {
+    const id = 1 + Math.floor(Math.random() * max);
+    if (!avoid.has(id)) out.add(id);
+  }
+  return [...out];
+}
+
+export interface IncrementalResult {
+  idleCycleMs: number[];
+  idleCycleMedianMs: number | null;
+  idleBreakdown?: Breakdown;
+  changedRows: number;
+  changedCycleMs: number;
+  changedCycle: ReturnType<typeof tableRows>;
+  verified: boolean;
+  breakdown?: Breakdown;
+}
+
+async function incremental(ctx: Ctx, sync: SyncSetup, legacy: LegacyFile, edited: Set<number>): Promise<IncrementalResult> {
+  const idle: number[] = [];
+  let lastIdle = '';
+  for (let i = 0; i < 3; i++) {
+    const c = await runCycle(ctx, sync, `idle-${i}`);
+    idle.push(c.ms);
+    lastIdle = c.workflowId;
+    log(`cycle with nothing changed: ${c.ms} ms`);
+  }
+  const idleBreakdown = await breakdown(ctx.client, [{ workflowId: lastIdle }]);
+  const n = Math.min(ctx.opts.changedRows, legacy.counts.deliveries);
+  const ids = randomIds(n, legacy.counts.deliveries);
+  ids.forEach((id) => edited.add(id));
+  const db = new Database(legacy.path, { timeout: 10_000 });
+  try {
+    const upd = db.prepare(`UPDATE deliveries SET cylinder_20kg = cylinder_20kg + 1, updated_at = '2099-01-01 00:00:00' WHERE id = ?`);
+    db.transaction(() => ids.forEach((id) => upd.run(id)))();
+  } finally {
+    db.close();
+  }
+  log(`changed ${n} legacy deliveries; one cycle`);
+  const c = await runCycle(ctx, sync, 'changed');
+  log(`cycle with ${n} changed rows: ${c.ms} ms`);
+
+  // The new values are in PostgreSQL.
+  const want = new Map<number, number>();
+  const ro = new Database(legacy.path, { readonly: true });
+  try {
+    const q = ro.prepare(`SELECT cylinder_20kg AS v FROM deliveries WHERE id = ?`);
+    for (const id of ids) want.set(id, (q.get(id) as { v: number }).v);
+  } finally {
+    ro.close();
+  }
+  const pgc = new pg.Client({ connectionString: sync.dbUrl });
+  await pgc.connect();
+  let mismatched = 0;
+  try {
+    const rows = await pgc.query<{ legacy_id: number; qty_20kg: number }>(`SELECT legacy_id, qty_20kg FROM orders WHERE legacy_id = ANY($1::int[])`, [ids]);
+    const got = new Map(rows.rows.map((r) => [r.legacy_id, r.qty_20kg]));
+    for (const [id, v] of want) if (got.get(id) !== v) mismatched++;
+  } finally {
+    await pgc.end();
+  }
+  if (mismatched) throw new Error(`incremental verification failed: ${mismatched} of ${n} changed deliveries do not have their new value in PostgreSQL after the cycle`);
+  return {
+    idleCycleMs: idle,
+    idleCycleMedianMs: median(idle),
+    idleBreakdown,
+    changedRows: n,
+    changedCycleMs: c.ms,
+    changedCycle: tableRows(c.summary),
+    verified: true,
+    breakdown: await breakdown(ctx.client, [{ workflowId: c.workflowId }]),
+  };
+}
+
+// ─────────────────────────────────── lag ───────────────────────────────────
+
+export interface LagResult {
+  intervalSeconds: number;
+  edits: number;
+  seen: number;
+  lagsMs: number[];
+  medianMs: number | null;
+  p95Ms: number | null;
+  maxMs: number | null;
+  scheduledCycles: number;
+}
+
+const LAG_BASE = Date.UTC(2099, 0, 1, 1, 0, 0);
+const legacyTs = (secondsAfter: number) => new Date(LAG_BASE + secondsAfter * 1000).toISOString().slice(0, 19).replace('T', ' ');
+
+async function lag(ctx: Ctx, sync: SyncSetup, legacy: LegacyFile, edited: Set<number>): Promise<LagResult> {
+  const interval = ctx.opts.intervalSeconds;
+  const scheduleId = `bench-lag-${ctx.stamp}`;
+  log(`schedule ${scheduleId}: a cycle every ${interval} s`);
+  const schedule = await ctx.client.schedule.create({
+    scheduleId,
+    spec: { intervals: [{ every: `${interval} seconds` }] },
+    action: { type: 'startWorkflow', workflowType: 'SyncCycleWorkflow', workflowId: `bench-scheduled/${ctx.stamp}`, taskQueue: sync.taskQueue, args: [{}] },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
+  });
+  const undo = ctx.cleanup.add(`delete schedule ${scheduleId}`, () => schedule.delete());
+
+  // Let the first scheduled cycle run, so the edits meet the schedule in its steady state.
+  const waitUntil = Date.now() + interval * 3000 + 60_000;
+  while (Date.now() < waitUntil) {
+    const d = await schedule.describe();
+    if (d.info.recentActions.length > 0 && d.info.runningActions.length === 0) break;
+    await sleep(200);
+  }
+
+  const db = new Database(legacy.path, { timeout: 10_000 });
+  const upd = db.prepare(`UPDATE deliveries SET amount = ?, updated_at = ? WHERE id = ?`);
+  const pgc = new pg.Client({ connectionString: sync.dbUrl });
+  await pgc.connect();
+  const pending = new Map<number, { amount: number; at: number }>();
+  const lags: number[] = [];
+  let polling = true;
+  const poller = (async () => {
+    while (polling || pending.size) {
+      if (pending.size) {
+        const res = await pgc.query<{ legacy_id: number; amount: number | null }>(`SELECT legacy_id, amount FROM orders WHERE legacy_id = ANY($1::int[])`, [[...pending.keys()]]);
+        const now = Date.now();
+        for (const r of res.rows) {
+          const p = pending.get(r.legacy_id);
+          if (p && r.amount === p.amount) {
+            lags.push(now - p.at);
+            pending.delete(r.legacy_id);
+          }
+        }
+      }
+      if (!polling && pending.size === 0) break;
+      await sleep(100);
+    }
+  })();
+  const n = ctx.opts.lagEdits;
+  const ids = randomIds(n, legacy.counts.deliveries, edited);
+  const t0 = Date.now();
+  try {
+    for (let k = 0; k < n; k++) {
+      const wait = t0 + k * 1000 - Date.now();
+      if (wait > 0) await sleep(wait);
+      const amount = 700_000_000 + k;
+      upd.run(amount, legacyTs(k), ids[k]);
+      pending.set(ids[k], { amount, at: Date.now() });
+      edited.add(ids[k]);
+    }
+    log(`${n} edits made, one a second; waiting for them in PostgreSQL`);
+    const deadline = Date.now() + Math.max(60_000, interval * 4000 + 30_000);
+    while (pending.size && Date.now() < deadline) await sleep(200);
+  } finally {
+    polling = false;
+    const stillPending = pending.size;
+    pending.clear();
+    await poller.catch(() => {});
+    await pgc.end();
+    db.close();
+    if (stillPending) log(`WARNING: ${stillPending} of ${n} edits were not visible in PostgreSQL in time`);
+  }
+
+  // Stop the schedule and let a cycle it started finish before the next phase.
+  const d = await schedule.describe();
+  const scheduledCycles = d.info.recentActions.length;
+  await schedule.delete();
+  undo();
+  for (const a of d.info.runningActions) {
+    await ctx.client.workflow.getHandle(a.workflow.workflowId, a.workflow.firstExecutionRunId).result().catch(() => {});
+  }
+  const seen = lags.length;
+  log(`lag: median ${median(lags)} ms, p95 ${percentile(lags, 95)} ms over ${seen} edits`);
+  return {
+    intervalSeconds: interval,
+    edits: n,
+    seen,
+    lagsMs: lags,
+    medianMs: median(lags),
+    p95Ms: percentile(lags, 95),
+    maxMs: lags.length ? Math.max(...lags) : null,
+    scheduledCycles,
+  };
+}
+
+// ─────────────────────────────────── write-back ───────────────────────────────────
+
+export interface WriteBackResult {
+  orders: number;
+  cycleMs: number;
+  writeBackRunMs: number | null;
+  cycle: ReturnType<typeof tableRows>;
+  legacyRowsAdded: number;
+  verified: boolean;
+  breakdown?: Breakdown;
+}
+
+async function writeBack(ctx: Ctx, sync: SyncSetup, legacy: LegacyFile): Promise<WriteBackResult> {
+  const n = ctx.opts.writeBackOrders;
+  const notes = Array.from({ length: n }, (_, k) => `請放後門，先打電話（測試 ${k + 1}）`);
+  const pgc = new pg.Client({ connectionString: sync.dbUrl });
+  await pgc.connect();
+  let orderIds: number[];
+  try {
+    const customers = (await pgc.query<{ id: number }>(`SELECT id FROM customers ORDER BY random() LIMIT $1`, [n])).rows.map((r) => r.id);
+    const customerIds = Array.from({ length: n }, (_, k) => customers[k % customers.length]);
+    const res = await pgc.query<{ id: number }>(
+      `INSERT INTO orders (customer_id, delivery_date, qty_20kg, status, amount, notes, created_at, updated_at)
+       SELECT c, current_date + 1, 1, 'pending'::order_status, 850, t, now(), now() FROM unnest($1::int[], $2::text[]) AS x(c, t)
+       RETURNING id`,
+      [customerIds, notes],
+    );
+    orderIds = res.rows.map((r) => r.id);
+  } finally {
+    await pgc.end();
+  }
+  const before = legacyCounts(legacy.path).deliveries;
+  log(`created ${n} orders in PostgreSQL; one cycle`);
+  const c = await runCycle(ctx, sync, 'write-back');
+  const added = legacyCounts(legacy.path).deliveries - before;
+  log(`write-back cycle: ${c.ms} ms, ${added} legacy deliveries added`);
+
+  const check = new pg.Client({ connectionString: sync.dbUrl });
+  await check.connect();
+  let linked: { id: number; legacy_id: number | null; notes: string }[];
+  try {
+    linked = (await check.query(`SELECT id, legacy_id, notes FROM orders WHERE id = ANY($1::int[])`, [orderIds])).rows;
+  } finally {
+    await check.end();
+  }
+  const missing = linked.filter((o) => o.legacy_id === null).length;
+  // The notes arrive in the legacy file as CP950 bytes that decode back to the same text.
+  const eudc = loadEudcMap();
+  const ro = new Database(legacy.path, { readonly: true });
+  let badText = 0;
+  try {
+    const q = ro.prepare(`SELECT CAST(notes AS BLOB) AS notes FROM deliveries WHERE id = ?`);
+    for (const o of linked) {
+      if (o.legacy_id === null) continue;
+      const row = q.get(o.legacy_id) as { notes: Buffer | null } | undefined;
+      const d = row?.notes ? decodeCp950(row.notes, eudc) : null;
+      if (!d || !d.ok || d.value !== o.notes) badText++;
+    }
+  } finally {
+    ro.close();
+  }
+  if (added !== n || missing || badText) {
+    throw new Error(`write-back verification failed: ${added} legacy rows added for ${n} orders, ${missing} orders without a legacy id, ${badText} notes not as written`);
+  }
+  const wb = c.summary.tables.find((t) => t.direction === 'new-to-legacy');
+  return {
+    orders: n,
+    cycleMs: c.ms,
+    writeBackRunMs: wb?.ms ?? null,
+    cycle: tableRows(c.summary),
+    legacyRowsAdded: added,
+    verified: true,
+    breakdown: await breakdown(ctx.client, [{ workflowId: c.workflowId }]),
+  };
+}
+
+// ─────────────────────────────────── the whole bench ───────────────────────────────────
+
+export interface BenchResults {
+  machine: MachineInfo;
+  options: BenchOptions;
+  startedAt: string;
+  finishedAt: string;
+  legacyFile: Omit<LegacyFile, 'path'>;
+  backfill: BackfillResult;
+  pgloader: PgloaderResult | null;
+  ratio: number | null;
+  incremental: IncrementalResult;
+  lag: LagResult;
+  writeBack: WriteBackResult;
+  memoryFlatness: {
+    sizes: { deliveries: number; backfillPeakRssMb: number; lifetimePeakMb: number; rowsPerSecond: number; seconds?: number; otherCpuSeconds?: number }[];
+    spreadPct: number | null;
+  } | null;
+  targets: Target[];
+}
+
+function targets(r: Omit<BenchResults, 'targets'>): Target[] {
+  const t: Target[] = [];
+  const b = r.backfill;
+  t.push({ metric: `backfill rate (${b.totalRows} rows)`, value: `${b.rowsPerSecond} rows/s`, target: '', met: null });
+  if (r.pgloader) {
+    const same = r.pgloader.sameFile;
+    t.push({ metric: 'pgloader, the legacy file itself', value: `${same.totalRows}/${b.totalRows} rows in ${same.seconds} s`, target: '', met: null });
+    if (r.pgloader.utf8Copy) t.push({ metric: 'pgloader rate (UTF-8 copy of the file)', value: `${r.pgloader.rowsPerSecond ?? 'incomplete'} rows/s`, target: '', met: null });
+    else t.push({ metric: 'pgloader rate', value: `${r.pgloader.rowsPerSecond} rows/s`, target: '', met: null });
+  }
+  t.push({ metric: 'backfill ratio, ours / pgloader', value: r.ratio === null ? 'not measured' : String(r.ratio), target: '>= 1.0', met: r.ratio === null ? null : r.ratio >= 1 });
+  t.push({ metric: 'worker peak memory (VmHWM, incl. start-up)', value: `${b.worker.lifetimePeakMb} MB`, target: '< 300 MB', met: b.worker.lifetimePeakMb < 300 });
+  t.push({ metric: 'worker peak RSS during the backfill', value: `${b.worker.backfillPeakRssMb} MB`, target: '< 300 MB', met: b.worker.backfillPeakRssMb < 300 });
+  t.push({ metric: 'worker CPU time, backfill', value: `${b.worker.cpuSeconds} s (${b.worker.cpuPer1000Rows} s / 1,000 rows)`, target: '', met: null });
+  t.push({ metric: 'cycle, nothing changed (median of 3)', value: `${r.incremental.idleCycleMedianMs} ms`, target: '', met: null });
+  t.push({ metric: `cycle, ${r.incremental.changedRows} changed legacy rows`, value: `${r.incremental.changedCycleMs} ms`, target: '< 1000 ms', met: r.incremental.changedCycleMs < 1000 });
+  const lagTarget = (r.lag.intervalSeconds + 2) * 1000;
+  t.push({ metric: `edit → visible lag, median (${r.lag.seen}/${r.lag.edits} edits)`, value: r.lag.medianMs === null ? 'none seen' : `${r.lag.medianMs} ms`, target: '', met: null });
+  t.push({
+    metric: `edit → visible lag, p95 (every ${r.lag.intervalSeconds} s)`,
+    value: r.lag.p95Ms === null ? 'none seen' : `${r.lag.p95Ms} ms`,
+    target: `< ${lagTarget} ms`,
+    met: r.lag.p95Ms !== null && r.lag.seen === r.lag.edits && r.lag.p95Ms < lagTarget,
+  });
+  t.push({ metric: `write-back, ${r.writeBack.orders} orders, one cycle`, value: `${r.writeBack.cycleMs} ms (write-back run ${r.writeBack.writeBackRunMs} ms)`, target: '< 1000 ms', met: r.writeBack.cycleMs < 1000 });
+  const f = r.memoryFlatness;
+  t.push({
+    metric: 'memory flat in table size (peak RSS spread)',
+    value:
+      f && f.spreadPct !== null
+        ? `${f.spreadPct} % (${f.sizes.map((s) => `${s.deliveries}: ${s.backfillPeakRssMb} MB`).join(', ')})`
+        : r.options.sizes.length
+          ? 'pending (the --sizes backfills had not finished when this was written)'
+          : 'not measured (--sizes 1000000,3000000)',
+    target: '<= 10 %',
+    met: f && f.spreadPct !== null ? f.spreadPct <= 10 : null,
+  });
+  return t;
+}
+
+async function ensureStack(env: AppEnv): Promise<void> {
+  try {
+    const c = new pg.Client({ connectionString: env.DATABASE_URL, connectionTimeoutMillis: 3000 });
+    await c.connect();
+    await c.end();
+  } catch {
+    log('the local stack does not answer: luckygas-sync stack up');
+    await stackUp(stackSettingsFromEnv(), log);
+  }
+}
+
+/** `checkpoint` gets the results of the full suite before the --sizes backfills start (they take long). */
+export async function runBench(opts: BenchOptions, checkpoint: (r: BenchResults) => void = () => {}): Promise<BenchResults> {
+  const startedAt = new Date().toISOString();
+  const machine = machineInfo(PROJECT_ROOT);
+  let env = loadEnv({ ...process.env, LOG_LEVEL: 'warn' });
+  await ensureStack(env);
+  env = loadEnv({ ...process.env, LOG_LEVEL: 'warn' });
+  const client = await connectClient(env);
+  const stamp = `${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}_${randomBytes(2).toString('hex')}`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'luckygas-bench-'));
+  const cleanup = new Cleanup();
+  if (!opts.keep) cleanup.add(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  else log(`--keep: leaving ${dir} and the databases`);
+  const settings = stackSettingsFromEnv();
+  const stack: StackProcesses = {
+    postmasterPid: settings.external.databaseUrl ? null : postmasterPid(settings.dataDir),
+    temporalPort: settings.external.temporalAddress ? null : settings.temporalPort,
+    redisPort: settings.external.redisUrl ? null : settings.redisPort,
+  };
+  const ctx: Ctx = { opts, env, client, stamp, dir, cleanup, stack };
+  const onSignal = () => {
+    log('interrupted: cleaning up');
+    cleanup.run().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    // 1. the backfill, and the rest of the phases on the same worker and file
+    const legacy = makeLegacyFile(ctx, 'main', opts.deliveries);
+    const sync = await startSync(ctx, 'main', legacy.path);
+    const bf = await backfill(ctx, sync, legacy, 'main', true);
+
+    // 2. the peer on the same file, while the worker idles
+    const pgl = opts.skipPgloader ? null : await pgloaderPhase(ctx, legacy, sync.worker.pid);
+    const ratio = pgl?.rowsPerSecond ? round(bf.rowsPerSecond / pgl.rowsPerSecond, 3) : null;
+
+    // 3.–5.
+    const edited = new Set<number>();
+    const inc = await incremental(ctx, sync, legacy, edited);
+    const lg = await lag(ctx, sync, legacy, edited);
+    const wb = await writeBack(ctx, sync, legacy);
+    const lifetime = sync.worker.hwm();
+    await sync.stop();
+    log(`worker lifetime peak over all phases: ${mb(lifetime)} MB`);
+    rmSync(legacy.path, { force: true });
+
+    const assemble = (flat: BenchResults['memoryFlatness']): BenchResults => {
+      const partial = {
+        machine,
+        options: opts,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        legacyFile: { counts: legacy.counts, totalRows: legacy.totalRows, generationSeconds: legacy.generationSeconds, fileMb: legacy.fileMb },
+        backfill: bf,
+        pgloader: pgl,
+        ratio,
+        incremental: inc,
+        lag: lg,
+        writeBack: wb,
+        memoryFlatness: flat,
+      };
+      return { ...partial, targets: targets(partial) };
+    };
+
+    // 6. memory against table size
+    let flat: BenchResults['memoryFlatness'] = null;
+    if (opts.sizes.some((s) => s !== opts.deliveries)) checkpoint(assemble(null));
+    if (opts.sizes.length) {
+      const sizes: NonNullable<BenchResults['memoryFlatness']>['sizes'] = [];
+      for (const size of opts.sizes) {
+        if (size === opts.deliveries) {
+          sizes.push({ deliveries: size, backfillPeakRssMb: bf.worker.backfillPeakRssMb, lifetimePeakMb: bf.worker.lifetimePeakMb, rowsPerSecond: bf.rowsPerSecond, seconds: bf.seconds, otherCpuSeconds: bf.cpu.other });
+          continue;
+        }
+        const label = `size${size}`;
+        const file = makeLegacyFile(ctx, label, size);
+        const s = await startSync(ctx, label, file.path);
+        const r = await backfill(ctx, s, file, label, false);
+        await s.stop();
+        rmSync(file.path, { force: true });
+        sizes.push({ deliveries: size, backfillPeakRssMb: r.worker.backfillPeakRssMb, lifetimePeakMb: r.worker.lifetimePeakMb, rowsPerSecond: r.rowsPerSecond, seconds: r.seconds, otherCpuSeconds: r.cpu.other });
+        log(`size ${size}: backfill peak RSS ${r.worker.backfillPeakRssMb} MB, ${r.rowsPerSecond} rows/s`);
+      }
+      const peaks = sizes.map((s) => s.backfillPeakRssMb);
+      const spread = sizes.length >= 2 ? round(((Math.max(...peaks) - Math.min(...peaks)) / Math.min(...peaks)) * 100, 1) : null;
+      flat = { sizes, spreadPct: spread };
+    }
+
+    return assemble(flat);
+  } finally {
+    await cleanup.run();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    await client.connection.close().catch(() => {});
+  }
+}
+
+// ─────────────────────────────────── command line ───────────────────────────────────
+
+const count = (v: string) => {
+  const n = Number(v.replace(/[_,]/g, ''));
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`not a positive whole number: ${v}`);
+  return n;
+};
+const countList = (v: string) => v.split(/[ ,]+/).filter(Boolean).map((x) => count(x));
+
+export function buildProgram(): Command {
+  return new Command('bench')
+    .description('measure the sync on the local stack: backfill vs pgloader, incremental cycles, lag, write-back')
+    .option('--deliveries <n>', 'deliveries in the legacy file (default 1000000)', count)
+    .option('--clients <n>', 'clients (default deliveries / 50, at least 200)', count)
+    .option('--drivers <n>', 'drivers (default deliveries / 10,000, at least 20)', count)
+    .option('--sizes <list>', 'also backfill at these delivery counts, each with a fresh worker, to compare peak memory (e.g. 1000000,3000000)', countList, [])
+    .option('--skip-pgloader', 'do not run pgloader')
+    .option('--quick', 'a smoke run: 100,000 deliveries, 10 lag edits')
+    .option('--json <file>', 'also write the results as JSON to this file')
+    .option('--lag-edits <n>', 'legacy edits for the lag measurement (default 30)', count)
+    .option('--interval-seconds <n>', 'schedule interval for the lag measurement', count, 5)
+    .option('--changed-rows <n>', 'legacy rows changed for the incremental cycle', count, 1000)
+    .option('--write-back-orders <n>', 'orders created in PostgreSQL for the write-back cycle', count, 1000)
+    .option('--keep', 'keep the temporary folder and databases (for a look afterwards)');
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  program.parse(process.argv);
+  const o = program.opts<{
+    deliveries?: number;
+    clients?: number;
+    drivers?: number;
+    sizes: number[];
+    skipPgloader?: boolean;
+    quick?: boolean;
+    json?: string;
+    lagEdits?: number;
+    intervalSeconds: number;
+    changedRows: number;
+    writeBackOrders: number;
+    keep?: boolean;
+  }>();
+  const opts: BenchOptions = {
+    deliveries: o.deliveries ?? (o.quick ? 100_000 : 1_000_000),
+    clients: o.clients,
+    drivers: o.drivers,
+    sizes: o.sizes,
+    skipPgloader: Boolean(o.skipPgloader),
+    quick: Boolean(o.quick),
+    json: o.json,
+    lagEdits: o.lagEdits ?? (o.quick ? 10 : 30),
+    intervalSeconds: o.intervalSeconds,
+    changedRows: o.changedRows,
+    writeBackOrders: o.writeBackOrders,
+    keep: Boolean(o.keep),
+  };
+  log(`options: ${JSON.stringify(opts)}`);
+  const save = (results: BenchResults) => {
+    const json = `${JSON.stringify(results, null, 2)}\n`;
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    writeFileSync(path.join(RESULTS_DIR, 'latest.json'), json);
+    writeFileSync(path.join(RESULTS_DIR, 'latest.md'), markdownReport(results));
+    if (opts.json) writeFileSync(opts.json, json);
+  };
+  const results = await runBench(opts, (r) => {
+    save(r);
+    log('results of the full suite saved; now the --sizes backfills');
+  });
+  printReport(results);
+  save(results);
+  log(`results: ${path.relative(process.cwd(), path.join(RESULTS_DIR, 'latest.md'))}${opts.json ? `, ${opts.json}` : ''}`);
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (err: Error) => {
+      process.stderr.write(`bench failed: ${err.message}\n`);
+      if (err.stack && process.env.LOG_LEVEL === 'debug') process.stderr.write(`${err.stack}\n`);
+      process.exit(1);
+    },
+  );
+}
