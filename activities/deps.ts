@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { ClaimStore } from '../src/claims';
 import type { AppEnv } from '../src/config/env';
 import { loadSyncConfig, type SyncConfig } from '../src/config/tables';
+import { LegacyReadConnection } from '../src/db/legacy';
 import { createPool } from '../src/db/postgres';
 import { createPrisma, type PrismaClient } from '../src/db/prisma';
 import { loadEudcMap, type EudcMap } from '../src/encoding/eudc';
@@ -18,6 +19,8 @@ export interface ActivityDeps {
   redis: Redis;
   claims: ClaimStore;
   eudc: EudcMap;
+  /** The legacy file, read-only, kept open between batches. */
+  legacy: LegacyReadConnection;
   log: Logger;
 }
 
@@ -37,6 +40,7 @@ export function createActivityDeps(env: AppEnv, overrides: Partial<ActivityDeps>
     redis,
     claims: overrides.claims ?? new ClaimStore(redis, env.CLAIM_TTL_SECONDS),
     eudc: overrides.eudc ?? loadEudcMap(),
+    legacy: overrides.legacy ?? new LegacyReadConnection(env.LEGACY_DB_PATH),
     log: overrides.log ?? logger.child({}, { level: env.LOG_LEVEL }),
   };
 }
@@ -45,4 +49,5 @@ export async function closeActivityDeps(deps: ActivityDeps): Promise<void> {
   await deps.pool.end().catch(() => {});
   await deps.prisma.$disconnect().catch(() => {});
   deps.redis.disconnect();
+  deps.legacy.close();
 }

@@ -2,7 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { TextEncodingMode } from '../src/encoding/cp950';
 import { ClaimMissingError } from '../src/claims';
 import { tableConfig, tableLevels, type Direction, type TableConfig } from '../src/config/tables';
-import { LegacyFileError, openLegacy } from '../src/db/legacy';
+import { LegacyFileError } from '../src/db/legacy';
 import { inTransaction } from '../src/db/postgres';
 import { convertRow, type ConvertedRow, type HeldRow, type RawRow } from '../src/mapping/convertRow';
 import { applyToNew, type BatchPlan, type BatchResult } from '../src/sync/applyToNew';
@@ -140,21 +140,13 @@ export function createLegacyToNewActivities(deps: ActivityDeps) {
             [input.table, input.cursor.id, input.heldKinds ?? null, input.batchSize],
           );
           const ids = held.rows.map((r) => Number(r.row_id));
-          const db = openLegacy(deps.env.LEGACY_DB_PATH);
-          try {
-            const rows = readByIds(db, t.mapping, ids);
-            const found = new Set(rows.map((r) => r.id));
-            page = { rows, deleted: ids.filter((id) => !found.has(id)), next: { ts: null, id: ids.at(-1) ?? input.cursor.id }, done: ids.length < input.batchSize };
-          } finally {
-            db.close();
-          }
+          const rows = deps.legacy.read((db) => readByIds(db, t.mapping, ids));
+          const found = new Set(rows.map((r) => r.id));
+          page = { rows, deleted: ids.filter((id) => !found.has(id)), next: { ts: null, id: ids.at(-1) ?? input.cursor.id }, done: ids.length < input.batchSize };
         } else {
-          const db = openLegacy(deps.env.LEGACY_DB_PATH);
-          try {
-            page = input.cursor.ts === null ? readQueuePage(db, t.mapping, input.cursor, input.batchSize) : readTimestampPage(db, t.mapping, input.cursor, input.batchSize);
-          } finally {
-            db.close();
-          }
+          page = deps.legacy.read((db) =>
+            input.cursor.ts === null ? readQueuePage(db, t.mapping, input.cursor, input.batchSize) : readTimestampPage(db, t.mapping, input.cursor, input.batchSize),
+          );
         }
       } catch (err) {
         nonRetryable(err);

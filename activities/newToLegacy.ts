@@ -166,18 +166,11 @@ export function createNewToLegacyActivities(deps: ActivityDeps) {
       const c = await deps.claims.get<FetchedClaim & { writes: PlannedWrite[]; held: HeldRow[] }>(`${input.batchKey}:converted`).catch(nonRetryable);
       const orderById = new Map(c.orders.map((o) => [o.id, o]));
       const legacyIds = c.writes.map((w) => w.legacyId).filter((id): id is number => id !== null);
-      const db = (() => {
-        try {
-          return openLegacy(deps.env.LEGACY_DB_PATH);
-        } catch (err) {
-          return nonRetryable(err);
-        }
-      })();
       let legacyRows: Map<number, RawRow>;
       try {
-        legacyRows = new Map(readByIds(db, deliveries, legacyIds).map((r) => [r.id, r]));
-      } finally {
-        db.close();
+        legacyRows = new Map(deps.legacy.read((db) => readByIds(db, deliveries, legacyIds)).map((r) => [r.id, r]));
+      } catch (err) {
+        nonRetryable(err);
       }
       const states = await deps.pool.query<{ legacy_id: number; content_hash: string }>(
         `SELECT legacy_id, content_hash FROM sync_row_state WHERE table_name = $1 AND legacy_id = ANY($2::int[])`,

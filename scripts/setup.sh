@@ -37,3 +37,18 @@ fi
 
 say "compiling TypeScript"
 npx tsc -p tsconfig.json
+
+# Headless Chromium for the Web UI test (test/integration/webUi.test.ts, driven by playwright-core):
+# `npm test` sets LUCKYGAS_SETUP_BROWSER=1; Debian's package is used, never a browser download.
+if [ "${LUCKYGAS_SETUP_BROWSER:-}" = "1" ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's chromium (for the Web UI test)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  else
+    say "no /usr/bin/chromium, and it cannot be installed here (needs root and apt-get): install chromium, or the Web UI test fails"
+  fi
+fi
+
+say "bundling the workflows"
+node scripts/bundle-workflows.js

@@ -49,3 +49,44 @@ export function openLegacy(file: string, { readonly = true, busyTimeoutMs = 5000
   db.defaultSafeIntegers(false);
   return db;
 }
+
+/**
+ * One read-only connection per worker, kept between batches (its page cache and prepared
+ * statements with it), reopened when the file at the path is another file (replaced or
+ * restored) or after an error.
+ */
+export class LegacyReadConnection {
+  private db: Database.Database | null = null;
+  private inode = 0;
+
+  constructor(private readonly file: string) {}
+
+  get(): Database.Database {
+    let ino = -1;
+    try {
+      ino = statSync(this.file).ino;
+    } catch {
+      /* checkLegacyFile names the problem below */
+    }
+    if (this.db && ino === this.inode) return this.db;
+    this.close();
+    this.db = openLegacy(this.file);
+    this.inode = ino;
+    return this.db;
+  }
+
+  /** Runs a read; a failed read drops the connection, so the retry starts afresh. */
+  read<T>(body: (db: Database.Database) => T): T {
+    try {
+      return body(this.get());
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  close(): void {
+    this.db?.close();
+    this.db = null;
+  }
+}

@@ -1,3 +1,5 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { DefaultLogger, Runtime, Worker, type NativeConnection } from '@temporalio/worker';
 import { closeActivityDeps, createActivities, createActivityDeps, type ActivityDeps } from '../../activities';
 import type { AppEnv } from '../config/env';
@@ -9,6 +11,19 @@ export interface SyncWorker {
   deps: ActivityDeps;
   connection: NativeConnection;
   close(): Promise<void>;
+}
+
+/**
+ * The workflows as bundled at build time (scripts/bundle-workflows.js), when the worker runs
+ * from dist/ and the bundle is newer than every compiled workflow file; else bundled now.
+ */
+function workflowCode(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  const workflowsPath = require.resolve('../../workflows');
+  const bundle = path.join(__dirname, '..', '..', 'workflow-bundle.js');
+  if (!existsSync(bundle) || !__dirname.split(path.sep).includes('dist')) return { workflowsPath };
+  const dir = path.dirname(workflowsPath);
+  const newest = Math.max(...readdirSync(dir).map((f) => statSync(path.join(dir, f)).mtimeMs));
+  return statSync(bundle).mtimeMs >= newest ? { workflowBundle: { codePath: bundle } } : { workflowsPath };
 }
 
 let runtimeInstalled = false;
@@ -29,7 +44,7 @@ export async function createSyncWorker(env: AppEnv, overrides: Partial<ActivityD
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
-    workflowsPath: require.resolve('../../workflows'),
+    ...workflowCode(),
     activities: createActivities(deps),
     maxConcurrentActivityTaskExecutions: 8,
   });
