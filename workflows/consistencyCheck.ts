@@ -5,17 +5,16 @@ import {
   defineQuery,
   executeChild,
   ParentClosePolicy,
-  proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
 import type { ChunkReport, ChunkResult, TableCounts } from '../activities/consistency';
 import type { RunSummary } from '../activities/legacyToNew';
 import { rootMessage } from '../src/temporal/failures';
 import { SyncOutcome, SyncRows } from '../src/temporal/searchAttributes';
 import { TableSyncWorkflow } from './tableSync';
+import { bookkeeping, longSteps } from './activities';
 
 /**
  * Compares legacy and PostgreSQL: per table the exact counts (more than 1 % apart is a
@@ -78,16 +77,6 @@ interface CheckState {
 
 export const consistencyProgressQuery = defineQuery<{ phase: string; table: string | null; chunks: number; tablesDone: number }>('progress');
 
-const checks = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
-
-const records = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20 },
-});
 
 /** Chunks per workflow run before continuing as new (history stays small on millions of rows). */
 const CHUNKS_PER_RUN = 200;
@@ -155,7 +144,7 @@ export async function ConsistencyCheckWorkflow(input: ConsistencyCheckInput = {}
   if (opts.resume) {
     state = opts.resume;
   } else {
-    const plan = await records.beginConsistencyCheck({ checkId, tables: opts.tables, repair, chunkSize: opts.chunkSize });
+    const plan = await bookkeeping.beginConsistencyCheck({ checkId, tables: opts.tables, repair, chunkSize: opts.chunkSize });
     state = { phase: 'check', tables: plan.tables, newTables: plan.newTables, chunkSize: plan.chunkSize, startedAt: plan.startedAt, tableIndex: 0, afterId: null, current: null, done: [] };
   }
   setHandler(consistencyProgressQuery, () => ({
@@ -172,13 +161,13 @@ export async function ConsistencyCheckWorkflow(input: ConsistencyCheckInput = {}
       while (state.tableIndex < state.tables.length) {
         const table = state.tables[state.tableIndex];
         if (!state.current) {
-          const counts = await records.countConsistency({ table });
+          const counts = await bookkeeping.countConsistency({ table });
           state.current = emptyTable(table, state.newTables[table] ?? '', counts);
         }
         if (chunksThisRun >= CHUNKS_PER_RUN) {
           await continueAsNew<typeof ConsistencyCheckWorkflow>({ ...opts, resume: state });
         }
-        const chunk = await checks.checkChunk({ checkId, table, afterId: state.afterId, chunkSize: state.chunkSize, repair: repair && state.phase === 'check' });
+        const chunk = await longSteps.checkChunk({ checkId, table, afterId: state.afterId, chunkSize: state.chunkSize, repair: repair && state.phase === 'check' });
         chunksThisRun++;
         merge(state.current, chunk, repair && state.phase === 'check');
         state.afterId = chunk.nextAfterId;
@@ -219,7 +208,7 @@ export async function ConsistencyCheckWorkflow(input: ConsistencyCheckInput = {}
     }
   } catch (err) {
     if (!(err instanceof ContinueAsNew)) {
-      await records.finishConsistencyCheck({ checkId, status: 'failed', differences: 0, result: null, repair, error: rootMessage(err) });
+      await bookkeeping.finishConsistencyCheck({ checkId, status: 'failed', differences: 0, result: null, repair, error: rootMessage(err) });
       upsertSearchAttributes([{ key: SyncOutcome, value: 'failed' }]);
     }
     throw err;
@@ -235,7 +224,7 @@ async function finish(checkId: string, state: CheckState, report: CheckReport, r
     ...report,
     ...(repair ? { beforeRepair: state.beforeRepair, repairRuns: state.repairRuns } : {}),
   };
-  const { finishedAt } = await records.finishConsistencyCheck({ checkId, status: 'completed', differences: report.differences, result, repair });
+  const { finishedAt } = await bookkeeping.finishConsistencyCheck({ checkId, status: 'completed', differences: report.differences, result, repair });
   upsertSearchAttributes([
     { key: SyncRows, value: report.differences },
     { key: SyncOutcome, value: report.differences === 0 ? 'consistent' : 'differences' },

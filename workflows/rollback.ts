@@ -12,6 +12,7 @@ import type { Activities } from '../activities';
 import type { RollbackConflict, RollbackRequest, RollbackSelection, WatermarkChange } from '../activities/rollback';
 import { rootMessage } from '../src/temporal/failures';
 import { SyncOutcome, SyncRows } from '../src/temporal/searchAttributes';
+import { bookkeeping, longSteps } from './activities';
 
 /**
  * Undoes one sync run ({ runId }: the run and the runs under it) or everything since a time
@@ -57,17 +58,6 @@ interface RollbackState {
 
 export const rollbackProgressQuery = defineQuery<{ pages: number; restored: number; alreadyRestored: number; conflicts: number; rows: number }>('progress');
 
-const steps = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
-
-const records = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20 },
-});
-
 /** Waiting for running sync runs to finish: every 10 s, for up to about 10 minutes. */
 const quiet = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -100,17 +90,17 @@ export async function RollbackWorkflow(input: RollbackInput): Promise<RollbackRe
     state = input.resume;
   } else {
     let paused: RollbackResult['schedule']['paused'] = 'untouched (dry run)';
-    let begun: Awaited<ReturnType<typeof records.beginRollback>>;
+    let begun: Awaited<ReturnType<typeof bookkeeping.beginRollback>>;
     try {
       if (!dryRun) {
         // No new cycle starts while rows are restored; one already running is waited for.
-        paused = await records.pauseSyncSchedule({ note: `paused by rollback ${rollbackId}` });
+        paused = await bookkeeping.pauseSyncSchedule({ note: `paused by rollback ${rollbackId}` });
         await quiet.waitForQuietSync({ rollbackId, runId: input.runId, since: input.since });
       }
-      begun = await records.beginRollback({ rollbackId, request });
+      begun = await bookkeeping.beginRollback({ rollbackId, request });
     } catch (err) {
       // Nothing was restored (an unknown run, a cycle that would not finish): the schedule goes back as it was.
-      if (paused === 'paused') await records.resumeSyncSchedule({ note: `rollback ${rollbackId} failed before restoring anything` });
+      if (paused === 'paused') await bookkeeping.resumeSyncSchedule({ note: `rollback ${rollbackId} failed before restoring anything` });
       throw err;
     }
     state = {
@@ -141,7 +131,7 @@ export async function RollbackWorkflow(input: RollbackInput): Promise<RollbackRe
     let pagesThisRun = 0;
     for (;;) {
       if (pagesThisRun >= PAGES_PER_RUN) await continueAsNew<typeof RollbackWorkflow>({ ...input, resume: state });
-      const page = await steps.rollbackPage({ rollbackId, selection: r.selection, before: state.before, limit: PAGE_SIZE, dryRun, force });
+      const page = await longSteps.rollbackPage({ rollbackId, selection: r.selection, before: state.before, limit: PAGE_SIZE, dryRun, force });
       pagesThisRun++;
       state.pages++;
       r.restored += page.restored;
@@ -162,15 +152,15 @@ export async function RollbackWorkflow(input: RollbackInput): Promise<RollbackRe
     }
   } catch (err) {
     if (!(err instanceof ContinueAsNew)) {
-      if (!dryRun) await records.finishRollback({ rollbackId, status: 'failed', error: rootMessage(err), result: r, restored: r.restored, conflicts: r.conflictCount, rows: r.rows });
+      if (!dryRun) await bookkeeping.finishRollback({ rollbackId, status: 'failed', error: rootMessage(err), result: r, restored: r.restored, conflicts: r.conflictCount, rows: r.rows });
       upsertSearchAttributes([{ key: SyncOutcome, value: 'failed' }]);
     }
     throw err;
   }
 
   if (!dryRun) {
-    await records.finishRollback({ rollbackId, status: 'completed', result: r, restored: r.restored, conflicts: r.conflictCount, rows: r.rows });
-    if (input.resumeSchedule === true) r.schedule.resumed = await records.resumeSyncSchedule({ note: `resumed after rollback ${rollbackId}` });
+    await bookkeeping.finishRollback({ rollbackId, status: 'completed', result: r, restored: r.restored, conflicts: r.conflictCount, rows: r.rows });
+    if (input.resumeSchedule === true) r.schedule.resumed = await bookkeeping.resumeSyncSchedule({ note: `resumed after rollback ${rollbackId}` });
   }
   upsertSearchAttributes([
     { key: SyncRows, value: r.restored },

@@ -10,9 +10,9 @@ import {
 import type { BatchSource, FetchResult, RunSummary, TableSyncPlan } from '../activities/legacyToNew';
 import type { Direction } from '../src/config/tables';
 import type { Cursor } from '../src/sync/legacyReader';
-import { SyncDirection, SyncOutcome, SyncRows, SyncTable } from '../src/temporal/searchAttributes';
-import { rootMessage } from '../src/temporal/failures';
+import { SyncDirection, SyncTable } from '../src/temporal/searchAttributes';
 import { batchSteps, bookkeeping } from './activities';
+import { recordedRun } from './recordedRun';
 
 /**
  * One table in one direction: batches until the source is drained, then a pass over rows
@@ -71,7 +71,7 @@ export async function TableSyncWorkflow(input: TableSyncInput): Promise<RunSumma
   };
   setHandler(progressQuery, () => ({ ...state.progress, source: state.source, cursor: state.cursor }));
 
-  try {
+  return recordedRun(plan.runId, async () => {
     let batchesThisRun = 0;
     let ahead: Ahead | null = null;
     let claimLosses = 0;
@@ -112,17 +112,7 @@ export async function TableSyncWorkflow(input: TableSyncInput): Promise<RunSumma
         state.cursor = { ts: null, id: 0 };
       }
     }
-  } catch (err) {
-    await bookkeeping.finishTableSync({ runId: plan.runId, status: 'failed', error: rootMessage(err) });
-    upsertSearchAttributes([{ key: SyncOutcome, value: 'failed' }]);
-    throw err;
-  }
-  const summary = await bookkeeping.finishTableSync({ runId: plan.runId, status: 'completed' });
-  upsertSearchAttributes([
-    { key: SyncRows, value: summary.written },
-    { key: SyncOutcome, value: summary.heldBack > 0 ? 'completed-with-held-back' : 'completed' },
-  ]);
-  return summary;
+  });
 }
 
 interface Ahead {

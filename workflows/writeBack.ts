@@ -1,8 +1,8 @@
 import { ActivityFailure, ApplicationFailure, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { RunSummary } from '../activities/legacyToNew';
-import { rootMessage } from '../src/temporal/failures';
-import { SyncDirection, SyncOutcome, SyncRows, SyncTable } from '../src/temporal/searchAttributes';
+import { SyncDirection, SyncTable } from '../src/temporal/searchAttributes';
 import { batchSteps, bookkeeping } from './activities';
+import { recordedRun } from './recordedRun';
 
 /**
  * New → legacy for deliveries: drains the orders outbox batch by batch, fetch → convert →
@@ -23,23 +23,13 @@ export async function WriteBackWorkflow(input: WriteBackInput = {}): Promise<Run
     { key: SyncDirection, value: 'new-to-legacy' },
   ]);
   const plan = await bookkeeping.beginTableSync({ table: 'deliveries', direction: 'new-to-legacy', workflowId, parentId: input.parentId, kind: 'table' });
-  try {
+  return recordedRun(plan.runId, async () => {
     // Bounded: what arrives during the run waits for the next cycle.
     for (let n = 0; n < MAX_BATCHES; n++) {
       const batchKey = `${plan.runId}#${n}`;
       if (!(await writeBackBatch(batchKey, plan.runId, plan.batchSize))) break;
     }
-  } catch (err) {
-    await bookkeeping.finishTableSync({ runId: plan.runId, status: 'failed', error: rootMessage(err) });
-    upsertSearchAttributes([{ key: SyncOutcome, value: 'failed' }]);
-    throw err;
-  }
-  const summary = await bookkeeping.finishTableSync({ runId: plan.runId, status: 'completed' });
-  upsertSearchAttributes([
-    { key: SyncRows, value: summary.written },
-    { key: SyncOutcome, value: summary.heldBack > 0 ? 'completed-with-held-back' : 'completed' },
-  ]);
-  return summary;
+  });
 }
 
 /** One batch; false when the outbox was empty. A vanished claim means fetching again. */
