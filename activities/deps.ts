@@ -25,6 +25,9 @@ export interface ActivityDeps {
 }
 
 export function createActivityDeps(env: AppEnv, overrides: Partial<ActivityDeps> = {}): ActivityDeps {
+  // Configuration first: a bad one fails before any connection is opened.
+  const config = overrides.config ?? loadSyncConfig(env.SYNC_TABLES_CONFIG);
+  const eudc = overrides.eudc ?? loadEudcMap();
   const redis =
     overrides.redis ??
     new Redis(env.REDIS_URL, {
@@ -34,12 +37,12 @@ export function createActivityDeps(env: AppEnv, overrides: Partial<ActivityDeps>
   redis.on('error', () => {});
   return {
     env,
-    config: overrides.config ?? loadSyncConfig(env.SYNC_TABLES_CONFIG),
+    config,
     pool: overrides.pool ?? createPool(env.DATABASE_URL),
     prisma: overrides.prisma ?? createPrisma(env.DATABASE_URL),
     redis,
     claims: overrides.claims ?? new ClaimStore(redis, env.CLAIM_TTL_SECONDS),
-    eudc: overrides.eudc ?? loadEudcMap(),
+    eudc,
     legacy: overrides.legacy ?? new LegacyReadConnection(env.LEGACY_DB_PATH),
     log: overrides.log ?? logger.child({}, { level: env.LOG_LEVEL }),
   };

@@ -1,4 +1,6 @@
+import { InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config/env';
+import { loadSyncConfig, tableConfig } from '../config/tables';
 import { StackError } from '../stack/processes';
 
 /** Exit codes a script can rely on. */
@@ -40,4 +42,17 @@ export function action<A extends unknown[]>(body: (...args: A) => Promise<void> 
       }
     }
   };
+}
+
+/** Option parser for whole numbers ≥ 0: anything else is a usage error (exit 2). */
+export function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`not a whole number: ${value}`);
+  return n;
+}
+
+/** Tables named on the command line must be configured (a ConfigError, exit 2, otherwise). */
+export function checkTables(configFile: string, tables: string[] | undefined): void {
+  const config = loadSyncConfig(configFile);
+  for (const t of tables ?? []) tableConfig(config, t);
 }

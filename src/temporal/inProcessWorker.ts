@@ -1,16 +1,29 @@
+import { hostname } from 'node:os';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { AppEnv } from '../config/env';
 import { createSyncWorker } from './worker';
 
-/** Whether some worker polls the task queue now. */
+/** In-process workers say so in their identity: they leave with their command. */
+const ONE_OFF = 'luckygas-sync-one-off';
+/** A live worker long-polls again at least this often; an older poller is gone. */
+const POLL_FRESH_MS = 75_000;
+
+/**
+ * Whether a worker that stays polls the task queue now. Temporal lists a poller for a while
+ * after it left, so the one-off workers of earlier commands and stale pollers do not count.
+ */
 export async function hasPollers(client: Client, env: AppEnv): Promise<boolean> {
   const res = await client.workflowService.describeTaskQueue({
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: { name: env.TEMPORAL_TASK_QUEUE },
     taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
   });
-  return (res.pollers?.length ?? 0) > 0;
+  const now = Date.now();
+  return (res.pollers ?? []).some((p) => {
+    const seen = Number(p.lastAccessTime?.seconds ?? 0) * 1000;
+    return !(p.identity ?? '').startsWith(ONE_OFF) && now - seen < POLL_FRESH_MS;
+  });
 }
 
 /**
@@ -20,7 +33,7 @@ export async function hasPollers(client: Client, env: AppEnv): Promise<boolean> 
 export async function withWorkerIfNone<T>(client: Client, env: AppEnv, work: () => Promise<T>, log: (line: string) => void): Promise<T> {
   if (await hasPollers(client, env)) return work();
   log(`no worker polls task queue ${env.TEMPORAL_TASK_QUEUE}: running one in this process`);
-  const sync = await createSyncWorker(env);
+  const sync = await createSyncWorker(env, {}, { identity: `${ONE_OFF}-${process.pid}@${hostname()}` });
   try {
     return await sync.worker.runUntil(work());
   } finally {

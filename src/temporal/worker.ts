@@ -28,7 +28,7 @@ function workflowCode(): { workflowBundle: { codePath: string } } | { workflowsP
 
 let runtimeInstalled = false;
 
-export async function createSyncWorker(env: AppEnv, overrides: Partial<ActivityDeps> = {}): Promise<SyncWorker> {
+export async function createSyncWorker(env: AppEnv, overrides: Partial<ActivityDeps> = {}, opts: { identity?: string } = {}): Promise<SyncWorker> {
   if (!runtimeInstalled) {
     // The SDK's own logs go to stderr at warn and above: pino carries the sync's logs.
     try {
@@ -39,8 +39,15 @@ export async function createSyncWorker(env: AppEnv, overrides: Partial<ActivityD
     runtimeInstalled = true;
   }
   const connection = await connectWorker(env);
-  const deps = createActivityDeps(env, overrides);
+  let deps: ActivityDeps;
+  try {
+    deps = createActivityDeps(env, overrides);
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
   const worker = await Worker.create({
+    identity: opts.identity,
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,

@@ -5,7 +5,7 @@ import { connectClient } from '../../temporal/connection';
 import { rootMessage } from '../../temporal/failures';
 import { withWorkerIfNone } from '../../temporal/inProcessWorker';
 import type { CheckReport, ConsistencyResult } from '../../../workflows/consistencyCheck';
-import { action, EXIT, printJson, printTable } from '../output';
+import { action, checkTables, EXIT, printJson, printTable } from '../output';
 
 export const consistencyCheckWorkflowId = (at: Date) => `consistency-check/manual/${at.toISOString()}`;
 
@@ -50,6 +50,7 @@ export function registerCheckCommand(program: Command): void {
     .action(
       action(async (opts: { table?: string[]; repair?: boolean; json?: boolean }) => {
         const env = loadEnv();
+        checkTables(env.SYNC_TABLES_CONFIG, opts.table);
         const client = await connectClient(env);
         const log = (l: string) => process.stderr.write(`${l}\n`);
         let result: ConsistencyResult;

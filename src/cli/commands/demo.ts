@@ -8,7 +8,7 @@ import { stackUp } from '../../stack/stack';
 import { connectClient } from '../../temporal/connection';
 import { createOrUpdateSchedule } from '../../temporal/schedule';
 import { SCHEDULE_ID } from '../../temporal/ids';
-import { action, printTable } from '../output';
+import { action, printTable, wholeNumber } from '../output';
 import { runCycleOnce, summaryRows } from './sync';
 
 /** The main job on local defaults: stack, sample legacy file, schedule, one full cycle. */
@@ -16,7 +16,7 @@ export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description('start the local stack, generate a sample legacy file (if none), create the schedule, run one full cycle and print where to watch it')
-    .option('--deliveries <n>', 'deliveries in the sample file', (v) => parseInt(v, 10), 20000)
+    .option('--deliveries <n>', 'deliveries in the sample file', wholeNumber, 20000)
     .action(
       action(async (opts: { deliveries: number }) => {
         const log = (l: string) => process.stderr.write(`${l}\n`);

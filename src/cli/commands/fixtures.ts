@@ -1,12 +1,6 @@
 import type { Command } from 'commander';
 import { generateLegacyDb } from '../../fixtures/legacyFixture';
-import { action, printJson } from '../output';
-
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`not a whole number: ${v}`);
-  return n;
-};
+import { action, printJson, wholeNumber } from '../output';
 
 export function registerFixtureCommands(program: Command): void {
   program
@@ -15,10 +9,10 @@ export function registerFixtureCommands(program: Command): void {
     .command('generate')
     .description('write a legacy SQLite file with realistic Lucky Gas data, stored as the real file stores it (CP950, EUDC, UTF-8 rows, BLOB notes)')
     .requiredOption('-o, --out <file>', 'the SQLite file to write')
-    .option('--clients <n>', 'clients', int, 200)
-    .option('--drivers <n>', 'drivers', int, 20)
-    .option('--deliveries <n>', 'deliveries', int, 2000)
-    .option('--seed <n>', 'seed (same seed, same file)', int, 1)
+    .option('--clients <n>', 'clients', wholeNumber, 200)
+    .option('--drivers <n>', 'drivers', wholeNumber, 20)
+    .option('--deliveries <n>', 'deliveries', wholeNumber, 2000)
+    .option('--seed <n>', 'seed (same seed, same file)', wholeNumber, 1)
     .option('--overwrite', 'replace an existing file')
     .option('--wal', 'leave the file in WAL journal mode')
     .option('--json', 'print the summary as JSON')

@@ -5,7 +5,7 @@ import { createPrisma } from '../../db/prisma';
 import { connectClient } from '../../temporal/connection';
 import { withWorkerIfNone } from '../../temporal/inProcessWorker';
 import type { RunSummary } from '../../../activities/legacyToNew';
-import { action, printJson, printTable } from '../output';
+import { action, printJson, printTable, wholeNumber } from '../output';
 
 export function registerHeldBackCommands(program: Command): void {
   const held = program.command('held-back').description('rows that could not be synced exactly, with the reason and their raw bytes');
@@ -15,7 +15,7 @@ export function registerHeldBackCommands(program: Command): void {
     .description('unresolved held-back rows (newest first)')
     .option('-t, --table <table>', 'only this table')
     .option('--all', 'include resolved rows')
-    .option('--limit <n>', 'at most n rows', (v) => parseInt(v, 10), 100)
+    .option('--limit <n>', 'at most n rows', wholeNumber, 100)
     .option('--json', 'print as JSON, with the raw values (hex)')
     .action(
       action(async (opts: { table?: string; all?: boolean; limit: number; json?: boolean }) => {

@@ -4,7 +4,7 @@ import { loadEnv } from '../../config/env';
 import { connectClient } from '../../temporal/connection';
 import { CONSISTENCY_SCHEDULE_ID, SCHEDULE_ID } from '../../temporal/ids';
 import { createOrUpdateConsistencySchedule, createOrUpdateSchedule } from '../../temporal/schedule';
-import { action, printJson } from '../output';
+import { action, printJson, wholeNumber } from '../output';
 
 async function withSchedule<T>(body: (handle: ScheduleHandle, client: Client) => Promise<T>): Promise<T> {
   const env = loadEnv();
@@ -22,7 +22,7 @@ export function registerScheduleCommands(program: Command): void {
   schedule
     .command('create')
     .description(`create the schedule, or update it to the current SYNC_CRON / SYNC_INTERVAL_MINUTES (overlap: skip); also the daily consistency check (${CONSISTENCY_SCHEDULE_ID})`)
-    .option('--every-seconds <n>', 'a short interval instead, for demos and tests', (v) => parseInt(v, 10))
+    .option('--every-seconds <n>', 'a short interval instead, for demos and tests', wholeNumber)
     .action(
       action(async (opts: { everySeconds?: number }) => {
         const env = loadEnv();

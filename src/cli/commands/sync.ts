@@ -6,7 +6,7 @@ import { cycleWorkflowId } from '../../temporal/ids';
 import { rootMessage } from '../../temporal/failures';
 import { withWorkerIfNone } from '../../temporal/inProcessWorker';
 import type { CycleSummary } from '../../../workflows/syncCycle';
-import { action, EXIT, printJson, printTable } from '../output';
+import { action, checkTables, EXIT, printJson, printTable } from '../output';
 
 export function summaryRows(summary: CycleSummary) {
   return summary.tables.map((t) => ({
@@ -25,6 +25,7 @@ export function summaryRows(summary: CycleSummary) {
 /** Runs one cycle on Temporal and waits for it. */
 export async function runCycleOnce(tables: string[] | undefined, how: 'manual' | 'demo', log: (l: string) => void) {
   const env = loadEnv();
+  checkTables(env.SYNC_TABLES_CONFIG, tables);
   const client = await connectClient(env);
   try {
     const workflowId = cycleWorkflowId(how, new Date());

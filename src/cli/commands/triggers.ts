@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadEnv } from '../../config/env';
+import { ConfigError, loadEnv } from '../../config/env';
 import { loadSyncConfig } from '../../config/tables';
 import { openLegacy } from '../../db/legacy';
 import { installedTriggers, installTriggers, removeTriggers } from '../../sync/legacyTriggers';
@@ -13,7 +13,7 @@ export function registerTriggerCommands(program: Command): void {
   const tablesOf = (only?: string[]) => {
     const env = loadEnv();
     const all = loadSyncConfig(env.SYNC_TABLES_CONFIG).tables.map((t) => t.legacyTable);
-    for (const t of only ?? []) if (!all.includes(t)) throw new Error(`table '${t}' is not in the table configuration (${all.join(', ')})`);
+    for (const t of only ?? []) if (!all.includes(t)) throw new ConfigError(`table '${t}' is not in the table configuration (${all.join(', ')})`);
     return { env, tables: only ?? all };
   };
 

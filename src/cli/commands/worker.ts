@@ -4,13 +4,13 @@ import { logger } from '../../logger';
 import { startMonitor } from '../../monitor/server';
 import { loadThresholds } from '../../monitor/thresholds';
 import { createSyncWorker } from '../../temporal/worker';
-import { action } from '../output';
+import { action, wholeNumber } from '../output';
 
 export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
     .description('run a sync worker on the task queue until SIGINT/SIGTERM (run several for more throughput)')
-    .option('--monitor-port <port>', 'also serve /metrics and /health on this port (0: any free port)', (v) => parseInt(v, 10))
+    .option('--monitor-port <port>', 'also serve /metrics and /health on this port (0: any free port)', wholeNumber)
     .action(
       action(async (opts: { monitorPort?: number }) => {
         const env = loadEnv();

@@ -1,0 +1,601 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import type { Command } from 'commander';
+import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { buildProgram } from '../../src/cli/main';
+import { legacyText } from '../../src/fixtures/legacyFixture';
+import { SCHEDULE_ID } from '../../src/temporal/ids';
+import { concurrently, expectExit, json, runCli, startCli, type CliOptions, type CliResult } from '../support/cli';
+import { createTestDatabase } from '../support/testDatabase';
+
+/**
+ * The command-line program as an operator runs it: the built `bin/luckygas-sync.js`, a real
+ * legacy file, this file's own PostgreSQL database and the tests' Temporal and Redis, every
+ * setting passed in the environment. LUCKYGAS_DATA_DIR is an empty folder, so nothing falls
+ * back to a developer's `.data/stack.json`.
+ *
+ * Task queues: no worker polls this file's queues, so each one-off command runs a worker in
+ * its own process. Temporal keeps listing a poller for minutes after its process exits, so a
+ * command is given a queue no earlier command used (`queue(step)`), except in the test that is
+ * about exactly that (a second command right after the first on the same queue).
+ */
+
+const PREFIX = `test-cli-${randomBytes(4).toString('hex')}`;
+const QUEUE = PREFIX;
+const queues = new Set<string>([QUEUE]);
+function queue(step: string): string {
+  const q = `${PREFIX}-${step}`;
+  queues.add(q);
+  return q;
+}
+
+const GENERATED = { clients: 50, drivers: 5, deliveries: 500 };
+const NEW_TABLE = { clients: 'customers', drivers: 'drivers', deliveries: 'orders' } as const;
+
+let dir: string;
+let dataDir: string;
+let legacyPath: string;
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let pool: pg.Pool;
+let temporalClient: Client;
+
+/** The CLI's environment for this file; `extra` overrides (undefined removes a variable). */
+function env(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    LEGACY_DB_PATH: legacyPath,
+    DATABASE_URL: db.url,
+    REDIS_URL: process.env.TEST_REDIS_URL,
+    TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+    TEMPORAL_TASK_QUEUE: QUEUE,
+    LUCKYGAS_DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    ...extra,
+  };
+}
+
+function cli(args: string[], extra: Record<string, string | undefined> = {}, opts: Omit<CliOptions, 'env'> = {}): Promise<CliResult> {
+  return runCli(args, { timeoutMs: 60_000, ...opts, env: env(extra) });
+}
+
+async function count(sql: string, params: unknown[] = []): Promise<number> {
+  const res = await pool.query(sql, params);
+  return Number(Object.values(res.rows[0])[0]);
+}
+
+function legacy<T>(body: (db: Database.Database) => T): T {
+  const file = new Database(legacyPath);
+  try {
+    return body(file);
+  } finally {
+    file.close();
+  }
+}
+
+/** A legacy client whose invoice_title holds exactly these bytes (stored as TEXT, as the legacy application does). */
+function insertClient(code: string, title: Buffer, updated: string): number {
+  return legacy((file) =>
+    Number(
+      file
+        .prepare(`INSERT INTO clients (client_code, invoice_title, is_active, created_at, updated_at) VALUES (?, CAST(? AS TEXT), 1, ?, ?)`)
+        .run(code, title, updated, updated).lastInsertRowid,
+    ),
+  );
+}
+
+async function terminate(workflowId: string): Promise<void> {
+  await temporalClient.workflow
+    .getHandle(workflowId)
+    .terminate('cli.test clean-up')
+    .catch(() => {});
+}
+
+/** Workflows left running on this file's queues (nothing polls them any more). */
+async function terminateLeftovers(): Promise<void> {
+  for (const q of queues) {
+    for await (const wf of temporalClient.workflow.list({ query: `TaskQueue = "${q}" AND ExecutionStatus = "Running"` })) {
+      await temporalClient.workflow.getHandle(wf.workflowId, wf.runId).terminate('cli.test clean-up').catch(() => {});
+    }
+  }
+}
+
+/** Schedules whose action starts a workflow on one of this file's queues. */
+async function ourSchedules(): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const s of temporalClient.schedule.list()) {
+    const d = await temporalClient.schedule.getHandle(s.scheduleId).describe().catch(() => null);
+    if (d && d.action.type === 'startWorkflow' && queues.has(d.action.taskQueue)) ids.push(s.scheduleId);
+  }
+  return ids.sort();
+}
+
+async function deleteOurSchedules(): Promise<void> {
+  for (const id of await ourSchedules()) await temporalClient.schedule.getHandle(id).delete().catch(() => {});
+}
+
+async function waitForPollers(taskQueue: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await temporalClient.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: taskQueue },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    });
+    if ((res.pollers?.length ?? 0) > 0) return;
+    if (Date.now() > deadline) throw new Error(`no worker polled ${taskQueue} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Every command and subcommand, as words: ['schedule', 'create'] … */
+function commandPaths(): string[][] {
+  const out: string[][] = [];
+  const walk = (cmd: Command, prefix: string[]) => {
+    for (const c of cmd.commands) {
+      const p = [...prefix, c.name()];
+      out.push(p);
+      walk(c, p);
+    }
+  };
+  walk(buildProgram(), []);
+  return out;
+}
+
+const squash = (s: string) => s.replace(/\s+/g, ' ').trim();
+const slug = (command: string) => command.replace(/\W+/g, '-');
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'luckygas-cli-test-'));
+  dataDir = path.join(dir, 'data');
+  mkdirSync(dataDir);
+  legacyPath = path.join(dir, 'l.db');
+  db = await createTestDatabase();
+  pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  temporalClient = new Client({ connection: await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! }), namespace: 'default' });
+
+  const gen = await cli(['fixtures', 'generate', '--out', legacyPath, '--deliveries', '500', '--clients', '50', '--drivers', '5', '--json']);
+  expectExit(gen, 0);
+  expect(json(gen)).toMatchObject({ path: legacyPath, ...GENERATED });
+}, 120_000);
+
+afterAll(async () => {
+  if (temporalClient) {
+    // Schedule ids are fixed: remove any this file left behind (other files expect none).
+    await deleteOurSchedules().catch(() => {});
+    await terminateLeftovers().catch(() => {});
+    await temporalClient.connection.close();
+  }
+  await pool?.end();
+  await db?.drop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}, 120_000);
+
+describe('luckygas-sync: help and usage errors', () => {
+  it('--help describes the program and lists every command (exit 0)', async () => {
+    const r = await cli(['--help']);
+    expectExit(r, 0);
+    expect(r.stdout).toMatch(/^Usage: luckygas-sync \[options\] \[command\]/);
+    for (const c of buildProgram().commands) expect(r.stdout).toMatch(new RegExp(`^  ${c.name()}\\b`, 'm'));
+  });
+
+  const commands = commandPaths().map((p) => p.join(' '));
+  const help = concurrently(commands, (name) => cli([...name.split(' '), '--help']));
+  it.each(commands.map((c) => [c]))('%s --help prints its usage and description (exit 0)', async (name) => {
+    const words = name.split(' ');
+    const r = await help(name);
+    expectExit(r, 0);
+    expect(r.stdout).toMatch(new RegExp(`^Usage: luckygas-sync ${name} \\[options\\]`));
+    let cmd: Command = buildProgram();
+    for (const w of words) cmd = cmd.commands.find((c) => c.name() === w)!;
+    expect(squash(r.stdout)).toContain(squash(cmd.description()));
+  }, 120_000);
+
+  it('help <command> prints that command’s usage (exit 0)', async () => {
+    const r = await cli(['help', 'sync-once']);
+    expectExit(r, 0);
+    expect(r.stdout).toMatch(/^Usage: luckygas-sync sync-once \[options\]/);
+  });
+
+  const usageCases: Array<[string, string[], RegExp]> = [
+    ['an unknown command', ['bogus'], /unknown command 'bogus'/],
+    ['an unknown subcommand', ['schedule', 'bogus'], /unknown command 'bogus'/],
+    ['an unknown option', ['status', '--bogus'], /unknown option '--bogus'/],
+    ['an option without its value', ['held-back', 'list', '--limit'], /option '--limit <n>' argument missing/],
+    ['a missing required option', ['fixtures', 'generate'], /required option '-o, --out <file>' not specified/],
+    ['an unexpected argument', ['sync-once', 'now'], /too many arguments for 'sync-once'/],
+    ['no command at all', [], /Usage: luckygas-sync \[options\] \[command\]/],
+  ];
+  const usage = concurrently(
+    usageCases.map(([what]) => what),
+    (what) => cli(usageCases.find((c) => c[0] === what)![1]),
+  );
+  it.each(usageCases)('%s is a usage error (exit 2, with the usage)', async (what, _args, message) => {
+    const r = await usage(what);
+    expectExit(r, 2);
+    expect(r.stderr).toMatch(message);
+  }, 60_000);
+
+  // Values the option parsers must refuse: a usage error, not a crash further on (exit 1)
+  // and not a silent default. (`schedule create --every-seconds abc` is in the schedule tests.)
+  it.each([
+    ['held-back list --limit abc', ['held-back', 'list', '--limit', 'abc', '--json']],
+    ['fixtures generate --clients abc', ['fixtures', 'generate', '--out', '<dir>/never.db', '--clients', 'abc']],
+  ])('%s is a usage error (exit 2) naming the option', async (_what, args) => {
+    const r = await cli(args.map((a) => a.replace('<dir>', dir)));
+    expectExit(r, 2);
+    expect(r.stderr).toMatch(/--(limit|clients)\b.*abc|abc.*--(limit|clients)\b/);
+  });
+});
+
+describe('luckygas-sync against the real stack', () => {
+  let firstCycle: string;
+  let firstRun: CliResult;
+  let heldId: number;
+
+  it('sync-once --json runs a cycle with a worker of its own and writes every generated row', async () => {
+    const r = await cli(['sync-once', '--json'], {}, { timeoutMs: 150_000 });
+    firstRun = r;
+    expectExit(r, 0);
+    expect(r.stderr).toContain(`no worker polls task queue ${QUEUE}: running one in this process`);
+    const s = json(r);
+    firstCycle = s.workflowId;
+    expect(s.workflowId).toMatch(/^sync-cycle\/manual\/\d{4}-\d\d-\d\dT/);
+    expect(s.cycleId).toBe(s.workflowId);
+    expect(s.tables.length).toBeGreaterThanOrEqual(3);
+    for (const t of s.tables) expect({ table: t.table, direction: t.direction, status: t.status }).toMatchObject({ status: 'completed' });
+    const l2n = s.tables.filter((t: { direction: string }) => t.direction === 'legacy-to-new');
+    expect(l2n.map((t: { table: string }) => t.table)).toEqual(['clients', 'drivers', 'deliveries']);
+    for (const t of l2n) {
+      const n = GENERATED[t.table as keyof typeof GENERATED];
+      expect(t).toMatchObject({ runId: `table-sync/${t.table}/legacy-to-new/${s.workflowId}`, read: n, written: n, heldBack: 0, conflicts: 0 });
+    }
+    for (const [table, n] of Object.entries(GENERATED)) {
+      expect({ table, rows: await count(`SELECT count(*) FROM ${NEW_TABLE[table as keyof typeof NEW_TABLE]}`) }).toEqual({ table, rows: n });
+    }
+  }, 180_000);
+
+  it('status --json gives each table its watermark, last outcome and rows synced', async () => {
+    const r = await cli(['status', '--json']);
+    expectExit(r, 0);
+    const status = json<Array<Record<string, any>>>(r);
+    for (const [table, n] of Object.entries(GENERATED)) {
+      const s = status.find((x) => x.table === table && x.direction === 'legacy-to-new');
+      expect(s).toMatchObject({
+        watermark: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d #\d+$/),
+        lastRun: `table-sync/${table}/legacy-to-new/${firstCycle}`,
+        lastOutcome: 'completed',
+        lastFinishedAt: expect.any(String),
+        rowsSynced: n,
+        errors: 0,
+        heldBack: 0,
+      });
+    }
+    for (const s of status) expect({ table: s.table, direction: s.direction, lastOutcome: s.lastOutcome }).toMatchObject({ lastOutcome: 'completed' });
+
+    const text = await cli(['status']);
+    expectExit(text, 0);
+    expect(text.stdout).toMatch(/^table\s+direction\s+watermark/);
+  });
+
+  it('held-back list --json is an empty array when nothing is held back', async () => {
+    const r = await cli(['held-back', 'list', '--json']);
+    expectExit(r, 0);
+    expect(json(r)).toEqual([]);
+    const text = await cli(['held-back', 'list']);
+    expect(text.stdout).toBe('no held-back rows\n');
+  });
+
+  it('held-back list and sync-once end as soon as they have printed (no connection left open)', async () => {
+    const list = await cli(['held-back', 'list', '--json']);
+    expectExit(list, 0);
+    const lingered = (r: CliResult) => ({ command: r.args.join(' '), secondsAfterLastOutput: Math.round((r.ms - r.lastOutputMs) / 100) / 10 });
+    // A few seconds at most for closing connections; pg's idle timeout (10 s) would show here.
+    expect([lingered(list), lingered(firstRun)].filter((x) => x.secondsAfterLastOutput > 5)).toEqual([]);
+  });
+
+  it('health --json reports the sync, with the exit code its status calls for', async () => {
+    const r = await cli(['health', '--json']);
+    const report = json(r);
+    const expected: Record<string, number> = { healthy: 0, info: 0, warning: 1, critical: 3 };
+    expect(Object.keys(expected)).toContain(report.status);
+    expectExit(r, expected[report.status]);
+    expect(report.checks).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'database', status: 'healthy' })]));
+    // Freshly and completely synced: nothing to warn about.
+    expect(report.status).toBe('healthy');
+  });
+
+  // The first sync-once's worker has exited, but Temporal still lists it as a poller of the
+  // queue for a while: a command that trusts that list waits for a worker that is gone.
+  it('a second sync-once on the same task queue right after the first runs too (it does not wait for the exited worker)', async () => {
+    const r = await cli(['sync-once', '--json'], {}, { timeoutMs: 60_000 });
+    const started = r.stderr.match(/started (sync-cycle\/\S+)/);
+    if (r.code !== 0 && started) await terminate(started[1]);
+    expectExit(
+      r,
+      0,
+      r.timedOut && !r.stderr.includes('no worker polls')
+        ? `It ran no worker of its own: the queue still lists the poller of the sync-once that ran just before (its process has exited), so the cycle waited for a worker that is gone.`
+        : '',
+    );
+    const s = json(r);
+    for (const t of s.tables) expect({ table: t.table, direction: t.direction, status: t.status, written: t.written }).toMatchObject({ status: 'completed', written: 0 });
+  }, 90_000);
+
+  it('held-back list shows an undecodable legacy row, with its reason, after the next sync-once', async () => {
+    heldId = insertClient('BAD1', Buffer.from([0xa4, 0xa4, 0xfa, 0x50]), '2030-01-01 10:00:00');
+    const r = await cli(['sync-once', '--json'], { TEMPORAL_TASK_QUEUE: queue('heldback') }, { timeoutMs: 150_000 });
+    expectExit(r, 0);
+    expect(json(r).tables.find((t: { table: string }) => t.table === 'clients')).toMatchObject({ status: 'completed', heldBack: 1, written: 0 });
+
+    const list = await cli(['held-back', 'list', '--json']);
+    expectExit(list, 0);
+    const rows = json<Array<Record<string, any>>>(list);
+    expect(rows).toEqual([
+      expect.objectContaining({
+        tableName: 'clients',
+        direction: 'legacy-to-new',
+        rowId: heldId,
+        reasonKind: 'decode',
+        reason: expect.stringMatching(/invoice_title: unknown EUDC code FA50 at offset 2/),
+        resolvedAt: null,
+      }),
+    ]);
+    expect(rows[0].raw.invoice_title).toBe('a4a4fa50');
+
+    const text = await cli(['held-back', 'list']);
+    expect(text.stdout).toMatch(new RegExp(`clients\\s+legacy-to-new\\s+${heldId}\\s+decode\\s+invoice_title: unknown EUDC code FA50`));
+    expect(json(await cli(['held-back', 'list', '--table', 'drivers', '--json']))).toEqual([]);
+    const status = json<Array<Record<string, any>>>(await cli(['status', '--json']));
+    expect(status.find((s) => s.table === 'clients' && s.direction === 'legacy-to-new')).toMatchObject({ heldBack: 1, lastOutcome: 'completed' });
+    expect(await count('SELECT count(*) FROM customers WHERE legacy_id = $1', [heldId])).toBe(0);
+  }, 180_000);
+
+  it('held-back retry syncs the row once its bytes are fixed, and resolves the hold', async () => {
+    // Fixed in place (same updated_at): only the retry of held-back rows picks it up.
+    legacy((file) => file.prepare('UPDATE clients SET invoice_title = CAST(? AS TEXT) WHERE id = ?').run(legacyText('中和行', 'cp950'), heldId));
+    const r = await cli(['held-back', 'retry', '--table', 'clients', '--json'], { TEMPORAL_TASK_QUEUE: queue('retry') }, { timeoutMs: 150_000 });
+    expectExit(r, 0);
+    expect(json(r)).toEqual([expect.objectContaining({ table: 'clients', status: 'completed', read: 1, written: 1, heldBack: 0 })]);
+
+    expect(json(await cli(['held-back', 'list', '--json']))).toEqual([]);
+    const all = json<Array<Record<string, any>>>(await cli(['held-back', 'list', '--all', '--json']));
+    expect(all).toEqual([expect.objectContaining({ rowId: heldId, resolvedAt: expect.any(String) })]);
+    expect((await pool.query('SELECT name FROM customers WHERE legacy_id = $1', [heldId])).rows).toEqual([{ name: '中和行' }]);
+  }, 180_000);
+
+  it('triggers install adds sync_queue and a trigger per table and operation; triggers remove --drop-queue takes them out', async () => {
+    const names = Object.keys(GENERATED)
+      .flatMap((t) => ['insert', 'update', 'delete'].map((op) => `luckygas_sync_${t}_${op}`))
+      .sort();
+    const inFile = () =>
+      legacy((file) => ({
+        triggers: (file.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name`).all() as { name: string }[]).map((x) => x.name),
+        queue: (file.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'sync_queue'`).get() as { n: number }).n,
+      }));
+
+    for (let i = 0; i < 2; i++) {
+      // Twice: installing is idempotent.
+      const r = await cli(['triggers', 'install']);
+      expectExit(r, 0);
+      expect(r.stdout).toBe(`installed: ${names.join(', ')}\n`);
+    }
+    expect(inFile()).toEqual({ triggers: names, queue: 1 });
+    legacy((file) => file.prepare('UPDATE drivers SET phone = phone WHERE id = 1').run());
+    expect(legacy((file) => file.prepare(`SELECT table_name, record_id, operation FROM sync_queue`).all())).toEqual([{ table_name: 'drivers', record_id: 1, operation: 'UPDATE' }]);
+
+    const r = await cli(['triggers', 'remove', '--drop-queue']);
+    expectExit(r, 0);
+    expect(r.stdout).toBe('no sync triggers left\n');
+    expect(inFile()).toEqual({ triggers: [], queue: 0 });
+  });
+
+  it('backfill --table clients --json re-reads every legacy client and rewrites none that are already in step', async () => {
+    const legacyClients = GENERATED.clients + 1;
+    const r = await cli(['backfill', '--table', 'clients', '--json'], { TEMPORAL_TASK_QUEUE: queue('backfill') }, { timeoutMs: 150_000 });
+    expectExit(r, 0);
+    expect(json(r)).toEqual([
+      expect.objectContaining({ runId: 'backfill/clients', table: 'clients', status: 'completed', read: legacyClients, written: 0, unchanged: legacyClients, heldBack: 0 }),
+    ]);
+    expect((await pool.query(`SELECT kind, status FROM sync_runs WHERE id = 'backfill/clients'`)).rows).toEqual([{ kind: 'backfill', status: 'completed' }]);
+    expect(await count('SELECT count(*) FROM customers')).toBe(legacyClients);
+  }, 180_000);
+
+  it('check --json finds both sides in step (exit 0)', async () => {
+    const r = await cli(['check', '--json'], { TEMPORAL_TASK_QUEUE: queue('check') }, { timeoutMs: 150_000 });
+    expectExit(r, 0);
+    expect(json(r)).toMatchObject({ status: 'clean', differences: 0 });
+  }, 180_000);
+
+  it('worker serves the task queue until SIGTERM, and sync-once then uses it instead of running its own', async () => {
+    const q = queue('worker');
+    const worker = startCli(['worker'], { env: env({ TEMPORAL_TASK_QUEUE: q }) });
+    let r!: CliResult;
+    let stopped!: CliResult;
+    try {
+      await waitForPollers(q, 60_000);
+      r = await cli(['sync-once', '--json'], { TEMPORAL_TASK_QUEUE: q }, { timeoutMs: 120_000 });
+    } finally {
+      stopped = await worker.stop('SIGTERM', 30_000);
+    }
+    expectExit(r, 0);
+    expect(r.stderr).not.toContain('no worker polls');
+    for (const t of json(r).tables) expect({ table: t.table, status: t.status }).toMatchObject({ status: 'completed' });
+    expectExit(stopped, 0);
+  }, 180_000);
+
+  it('monitor serves /health and /metrics until SIGTERM', async () => {
+    const monitor = startCli(['monitor', '--port', '0', '--host', '127.0.0.1'], { env: env() });
+    let stopped!: CliResult;
+    try {
+      const [, port] = await monitor.waitFor(/monitor listening on 127\.0\.0\.1:(\d+)/, 60_000);
+      const health = await fetch(`http://127.0.0.1:${port}/health`);
+      const report = (await health.json()) as { status: string };
+      expect(['healthy', 'info', 'warning', 'critical']).toContain(report.status);
+      expect(health.status).toBe(report.status === 'critical' ? 503 : 200);
+      const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toMatch(/^luckygas_sync_\w+/m);
+    } finally {
+      stopped = await monitor.stop('SIGTERM', 20_000);
+    }
+    expectExit(stopped, 0);
+  }, 120_000);
+
+  it('schedule create, describe, pause, resume, trigger and delete drive the one schedule', async () => {
+    const q = queue('schedule');
+    const schedule = (args: string[]) => cli(['schedule', ...args], { TEMPORAL_TASK_QUEUE: q });
+    const describe = async () => {
+      const r = await schedule(['describe', '--json']);
+      expectExit(r, 0);
+      return json(r);
+    };
+    try {
+      let r = await schedule(['create']);
+      expectExit(r, 0);
+      expect(r.stdout).toMatch(new RegExp(`^schedule ${SCHEDULE_ID}: every 5 min, task queue ${q}$`, 'm'));
+      let d = await describe();
+      expect(d).toMatchObject({ scheduleId: SCHEDULE_ID, paused: false, overlap: 'SKIP', spec: { intervals: [{ every: 300_000 }] } });
+      expect(d.nextActionTimes.length).toBeGreaterThan(0);
+
+      // Again: updates the existing schedule.
+      r = await schedule(['create', '--every-seconds', '3600']);
+      expectExit(r, 0);
+      expect(r.stdout).toMatch(new RegExp(`^schedule ${SCHEDULE_ID}: every 3600 s, task queue ${q}$`, 'm'));
+      expect((await describe()).spec.intervals).toEqual([expect.objectContaining({ every: 3_600_000 })]);
+
+      r = await schedule(['pause']);
+      expectExit(r, 0);
+      expect(r.stdout).toBe(`schedule ${SCHEDULE_ID}: pause done\n`);
+      expect(await describe()).toMatchObject({ paused: true, note: 'paused from the CLI' });
+      r = await schedule(['describe']);
+      expect(r.stdout).toMatch(new RegExp(`^${SCHEDULE_ID}: paused \\(paused from the CLI\\), overlap SKIP`));
+
+      r = await schedule(['resume', '--note', 'back after the test']);
+      expectExit(r, 0);
+      expect(await describe()).toMatchObject({ paused: false, note: 'back after the test' });
+
+      r = await schedule(['trigger']);
+      expectExit(r, 0);
+      expect(r.stdout).toBe(`schedule ${SCHEDULE_ID}: trigger done\n`);
+      let recent: { workflowId: string }[] = [];
+      for (const deadline = Date.now() + 20_000; recent.length === 0 && Date.now() < deadline; ) {
+        recent = (await describe()).recentActions;
+        if (recent.length === 0) await new Promise((res) => setTimeout(res, 500));
+      }
+      expect(recent).toEqual([expect.objectContaining({ workflowId: expect.stringMatching(/^sync-cycle\/scheduled/) })]);
+      const cycle = await temporalClient.workflow.getHandle(recent[0].workflowId).describe();
+      expect({ type: cycle.type, taskQueue: cycle.taskQueue }).toEqual({ type: 'SyncCycleWorkflow', taskQueue: q });
+      await terminate(recent[0].workflowId); // no worker polls this queue
+
+      r = await schedule(['delete']);
+      expectExit(r, 0);
+      expect(r.stdout).toBe(`schedule ${SCHEDULE_ID}: delete done\n`);
+      r = await schedule(['describe']);
+      expectExit(r, 1);
+      expect(r.stderr).toMatch(/not found/);
+      // Whatever schedules `create` made for this queue, `delete` took them all away.
+      expect(await ourSchedules()).toEqual([]);
+    } finally {
+      await deleteOurSchedules();
+    }
+  }, 180_000);
+
+  it('schedule create --every-seconds abc is a usage error (exit 2) and creates no schedule', async () => {
+    const q = queue('schedule-bad');
+    try {
+      const r = await cli(['schedule', 'create', '--every-seconds', 'abc'], { TEMPORAL_TASK_QUEUE: q });
+      expectExit(r, 2);
+      expect(r.stderr).toMatch(/--every-seconds/);
+      expect(await ourSchedules()).toEqual([]);
+    } finally {
+      await deleteOurSchedules();
+    }
+  });
+
+  it('status --json works from any working directory (the table configuration is found in the checkout)', async () => {
+    const r = await runCli(['status', '--json'], { env: env(), cwd: os.tmpdir(), timeoutMs: 60_000 });
+    expectExit(r, 0);
+    expect(json<unknown[]>(r).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('stack status --json reports the services the environment points at as external, and an empty data folder as stopped', async () => {
+    let r = await cli(['stack', 'status', '--json']);
+    expectExit(r, 0);
+    expect(json(r)).toEqual({
+      dataDir,
+      services: { temporal: 'external', postgres: 'external', redis: 'external' },
+      endpoints: { DATABASE_URL: db.url, REDIS_URL: process.env.TEST_REDIS_URL, TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS, TEMPORAL_UI_URL: null },
+    });
+    r = await cli(['stack', 'status', '--json'], { DATABASE_URL: undefined, REDIS_URL: undefined, TEMPORAL_ADDRESS: undefined });
+    expectExit(r, 0);
+    expect(json(r)).toMatchObject({ dataDir, services: { temporal: 'stopped', postgres: 'stopped', redis: 'stopped' } });
+    r = await cli(['stack', 'status']);
+    expect(r.stdout).toContain(`data folder: ${dataDir}\n`);
+  });
+});
+
+describe('luckygas-sync errors', () => {
+  it('sync-once with LEGACY_DB_PATH naming no file fails at once (exit 1), naming the path', async () => {
+    const missing = path.join(dir, 'moved', 'luckygas.db');
+    const r = await cli(['sync-once', '--json'], { LEGACY_DB_PATH: missing, TEMPORAL_TASK_QUEUE: queue('missing-file') }, { timeoutMs: 90_000 });
+    expectExit(r, 1);
+    expect(r.stderr).toContain(`legacy database ${missing} does not exist`);
+    expect(r.stdout).toBe('');
+    expect(r.ms).toBeLessThan(60_000); // failed as non-retryable, not after 20 attempts
+  }, 120_000);
+
+  it('sync-once with LEGACY_DB_PATH naming a file that is not SQLite fails at once (exit 1)', async () => {
+    const notSqlite = path.join(dir, 'notes.db');
+    writeFileSync(notSqlite, 'Lucky Gas delivery notes, 2024\n'.repeat(20));
+    const r = await cli(['sync-once', '--json'], { LEGACY_DB_PATH: notSqlite, TEMPORAL_TASK_QUEUE: queue('not-sqlite') }, { timeoutMs: 90_000 });
+    expectExit(r, 1);
+    expect(r.stderr).toContain(`legacy database ${notSqlite} is not an SQLite file`);
+    expect(r.ms).toBeLessThan(60_000);
+  }, 120_000);
+
+  const badUrlCommands = ['sync-once', 'status', 'held-back list', 'health', 'backfill'];
+  const badUrl = concurrently(badUrlCommands, (command) =>
+    cli([...command.split(' '), '--json'], { DATABASE_URL: 'postgres//luckygas@127.0.0.1/luckygas', TEMPORAL_TASK_QUEUE: queue(`bad-url-${slug(command)}`) }),
+  );
+  it.each(badUrlCommands.map((c) => [c]))('%s with a malformed DATABASE_URL is a configuration error (exit 2) naming DATABASE_URL', async (command) => {
+    const r = await badUrl(command);
+    expectExit(r, 2);
+    expect(r.stderr).toMatch(/DATABASE_URL/);
+  }, 120_000);
+
+  const noTemporalCommands = ['sync-once', 'backfill --table clients', 'held-back retry', 'check', 'schedule describe', 'schedule create'];
+  const noTemporal = concurrently(noTemporalCommands, (command) =>
+    cli(command.split(' '), { TEMPORAL_ADDRESS: '127.0.0.1:1', TEMPORAL_TASK_QUEUE: queue(`no-temporal-${slug(command)}`) }),
+  );
+  it.each(noTemporalCommands.map((c) => [c]))('%s with Temporal unreachable exits 3: cannot reach Temporal', async (command) => {
+    const r = await noTemporal(command);
+    expectExit(r, 3);
+    expect(r.stderr).toContain('cannot reach Temporal at 127.0.0.1:1');
+  }, 120_000);
+
+  const badConfigCommands = ['sync-once', 'status', 'backfill', 'held-back retry', 'check', 'triggers install'];
+  const badConfig = concurrently(badConfigCommands, (command) => {
+    const config = path.join(dir, 'tables-clientz.json');
+    writeFileSync(config, JSON.stringify({ tables: [{ legacyTable: 'clientz', newTable: 'customers', directions: ['legacy-to-new'] }] }));
+    return cli(command.split(' '), { SYNC_TABLES_CONFIG: config, TEMPORAL_TASK_QUEUE: queue(`bad-config-${slug(command)}`) }, { timeoutMs: 45_000 });
+  });
+  it.each(badConfigCommands.map((c) => [c]))('%s with a table configuration naming an unknown table is a configuration error (exit 2) naming it', async (command) => {
+    const r = await badConfig(command);
+    expectExit(r, 2);
+    expect(r.stderr).toMatch(/unknown legacy table 'clientz'/);
+  }, 180_000);
+
+  const badTableCommands = ['sync-once', 'backfill', 'held-back retry', 'check', 'triggers install', 'triggers remove'];
+  const badTable = concurrently(badTableCommands, (command) =>
+    cli([...command.split(' '), '--table', 'clientz'], { TEMPORAL_TASK_QUEUE: queue(`bad-table-${slug(command)}`) }, { timeoutMs: 45_000 }),
+  );
+  it.each(badTableCommands.map((c) => [c]))('%s --table clientz is a usage error (exit 2) naming the table', async (command) => {
+    const r = await badTable(command);
+    expectExit(r, 2);
+    expect(r.stderr).toMatch(/'clientz'/);
+  }, 180_000);
+});
