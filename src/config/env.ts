@@ -19,7 +19,7 @@ const envSchema = z.object({
   TEMPORAL_UI_URL: z.string().optional(),
   SYNC_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(1440).default(5),
   SYNC_CRON: z.string().optional(),
-  SYNC_TABLES_CONFIG: z.string().default(path.join('config', 'tables.json')),
+  SYNC_TABLES_CONFIG: z.string().default(path.join(CONFIG_DIR, 'tables.json')),
   CLAIM_TTL_SECONDS: z.coerce.number().int().min(10).default(3600),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   MONITOR_PORT: z.coerce.number().int().min(0).max(65535).default(9090),

@@ -47,7 +47,7 @@ export async function createSyncWorker(env: AppEnv, overrides: Partial<ActivityD
     throw err;
   }
   const worker = await Worker.create({
-    identity: opts.identity,
+    ...(opts.identity ? { identity: opts.identity } : {}),
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
