@@ -1,3 +1,4 @@
+import { createPool } from '../../src/db/postgres';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import pg from 'pg';
@@ -182,7 +183,7 @@ describe('the monitor (health checks, /metrics, /health)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 5 });
+    pool = createPool(db.url, 5); // its clients' errors reach their queries, never the process
   });
 
   afterAll(async () => {

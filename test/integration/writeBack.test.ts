@@ -114,7 +114,10 @@ describe('new → legacy write-back for deliveries', () => {
       d.conflictResolution = rule;
       if (rule === 'merge_fields') d.mergeRules = { notes: 'combine' };
     });
-    const legacyId = (await h.pool.query(`SELECT legacy_id FROM orders WHERE legacy_id IS NOT NULL ORDER BY random() LIMIT 1`)).rows[0].legacy_id;
+    // A delivery no earlier case has used, so each case records exactly its own conflict.
+    const legacyId = (
+      await h.pool.query(`SELECT legacy_id FROM orders WHERE legacy_id IS NOT NULL AND legacy_id NOT IN (SELECT legacy_id FROM sync_conflicts WHERE legacy_id IS NOT NULL) ORDER BY random() LIMIT 1`)
+    ).rows[0].legacy_id;
     await editBoth(legacyId, 'legacy-side', legacyAt, 'new-side', newAt);
     await h.runCycle(['deliveries']);
     await h.runCycle(['deliveries']);
