@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command } from 'commander';
+import { PROJECT_ROOT } from '../paths';
 import { registerBackfillCommand } from './commands/backfill';
 import { registerCheckCommand } from './commands/check';
 import { registerDemoCommand } from './commands/demo';
@@ -13,9 +16,15 @@ import { registerSyncCommands } from './commands/sync';
 import { registerTriggerCommands } from './commands/triggers';
 import { registerWorkerCommand } from './commands/worker';
 
+/** The version in package.json, read at run time: dist/ has no copy of it. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 export function buildProgram(): Command {
   const program = new Command('luckygas-sync')
     .description('Keeps the legacy Lucky Gas database (SQLite, Big5) and the new system (PostgreSQL) in step, on Temporal.')
+    .version(packageVersion())
     .showHelpAfterError()
     .exitOverride((err) => {
       // Usage errors (unknown command, bad flag) exit 2; --help and --version exit 0.

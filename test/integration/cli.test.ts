@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -193,6 +193,13 @@ describe('luckygas-sync: help and usage errors', () => {
     for (const w of words) cmd = cmd.commands.find((c) => c.name() === w)!;
     expect(squash(r.stdout)).toContain(squash(cmd.description()));
   }, 120_000);
+
+  it('--version prints the version in package.json (exit 0)', async () => {
+    const { version } = JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version: string };
+    const r = await cli(['--version']);
+    expectExit(r, 0);
+    expect(r.stdout).toBe(`${version}\n`);
+  });
 
   it('help <command> prints that command’s usage (exit 0)', async () => {
     const r = await cli(['help', 'sync-once']);
