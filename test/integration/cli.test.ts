@@ -596,13 +596,14 @@ describe('luckygas-sync errors', () => {
     expect(r.stderr).toMatch(/unknown legacy table 'clientz'/);
   }, 180_000);
 
-  const badTableCommands = ['sync-once', 'backfill', 'held-back retry', 'check', 'triggers install', 'triggers remove'];
+  const badTableCommands = ['sync-once', 'backfill', 'held-back list', 'held-back retry', 'check', 'triggers install', 'triggers remove'];
   const badTable = concurrently(badTableCommands, (command) =>
     cli([...command.split(' '), '--table', 'clientz'], { TEMPORAL_TASK_QUEUE: queue(`bad-table-${slug(command)}`) }, { timeoutMs: 45_000 }),
   );
-  it.each(badTableCommands.map((c) => [c]))('%s --table clientz is a usage error (exit 2) naming the table', async (command) => {
+  it.each(badTableCommands.map((c) => [c]))('%s --table clientz is a usage error (exit 2) naming the table and the configured ones', async (command) => {
     const r = await badTable(command);
     expectExit(r, 2);
     expect(r.stderr).toMatch(/'clientz'/);
+    for (const known of Object.keys(GENERATED)) expect(r.stderr).toMatch(new RegExp(`\\b${known}\\b`));
   }, 180_000);
 });

@@ -5,7 +5,7 @@ import { createPrisma } from '../../db/prisma';
 import { connectClient } from '../../temporal/connection';
 import { withWorkerIfNone } from '../../temporal/inProcessWorker';
 import type { RunSummary } from '../../../activities/legacyToNew';
-import { action, printJson, printTable, wholeNumber } from '../output';
+import { action, checkTables, printJson, printTable, wholeNumber } from '../output';
 
 export function registerHeldBackCommands(program: Command): void {
   const held = program.command('held-back').description('rows that could not be synced exactly, with the reason and their raw bytes');
@@ -20,6 +20,7 @@ export function registerHeldBackCommands(program: Command): void {
     .action(
       action(async (opts: { table?: string; all?: boolean; limit: number; json?: boolean }) => {
         const env = loadEnv();
+        checkTables(env.SYNC_TABLES_CONFIG, opts.table ? [opts.table] : undefined);
         const prisma = createPrisma(env.DATABASE_URL);
         try {
           const rows = await prisma.syncHeldBack.findMany({
