@@ -6,6 +6,16 @@ import { StackError } from '../stack/processes';
 /** Exit codes a script can rely on. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, unavailable: 3 } as const;
 
+/** An error whose message is for the operator as it is, with the exit code it calls for. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? Number(v) : v), 2)}\n`);
 }
@@ -29,7 +39,10 @@ export function action<A extends unknown[]>(body: (...args: A) => Promise<void> 
       await body(...args);
     } catch (err) {
       const e = err as Error & { code?: string };
-      if (err instanceof ConfigError) {
+      if (err instanceof CliError) {
+        process.stderr.write(`error: ${e.message}\n`);
+        process.exitCode = err.exitCode;
+      } else if (err instanceof ConfigError) {
         process.stderr.write(`error: ${e.message}\n`);
         process.exitCode = EXIT.usage;
       } else if (err instanceof StackError || ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT'].includes(e.code ?? '')) {

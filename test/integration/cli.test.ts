@@ -511,6 +511,15 @@ describe('luckygas-sync against the real stack', () => {
     }
   }, 180_000);
 
+  it('schedule describe and pause without a schedule exit 1, naming the schedule and the command that creates it', async () => {
+    expect(await ourSchedules()).toEqual([]);
+    for (const command of ['describe', 'pause']) {
+      const r = await cli(['schedule', command], { TEMPORAL_TASK_QUEUE: queue('no-schedule') });
+      expectExit(r, 1);
+      expect(r.stderr).toBe(`error: schedule ${SCHEDULE_ID} not found in namespace default: create it with \`luckygas-sync schedule create\`\n`);
+    }
+  });
+
   it('schedule create --every-seconds abc is a usage error (exit 2) and creates no schedule', async () => {
     const q = queue('schedule-bad');
     try {

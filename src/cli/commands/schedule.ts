@@ -1,16 +1,22 @@
 import type { Command } from 'commander';
-import type { Client, ScheduleHandle } from '@temporalio/client';
+import { ScheduleNotFoundError, type Client, type ScheduleHandle } from '@temporalio/client';
 import { loadEnv } from '../../config/env';
 import { connectClient } from '../../temporal/connection';
 import { CONSISTENCY_SCHEDULE_ID, SCHEDULE_ID } from '../../temporal/ids';
 import { createOrUpdateConsistencySchedule, createOrUpdateSchedule } from '../../temporal/schedule';
-import { action, printJson, wholeNumber } from '../output';
+import { action, CliError, EXIT, printJson, wholeNumber } from '../output';
 
 async function withSchedule<T>(body: (handle: ScheduleHandle, client: Client) => Promise<T>): Promise<T> {
   const env = loadEnv();
   const client = await connectClient(env);
   try {
     return await body(client.schedule.getHandle(SCHEDULE_ID), client);
+  } catch (err) {
+    // Temporal's own message names an internal workflow id; say which schedule, and how to make it.
+    if (err instanceof ScheduleNotFoundError) {
+      throw new CliError(`schedule ${SCHEDULE_ID} not found in namespace ${env.TEMPORAL_NAMESPACE}: create it with \`luckygas-sync schedule create\``, EXIT.failed);
+    }
+    throw err;
   } finally {
     await client.connection.close();
   }
