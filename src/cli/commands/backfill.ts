@@ -4,10 +4,9 @@ import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temp
 import { loadEnv } from '../../config/env';
 import { loadSyncConfig, tableConfig } from '../../config/tables';
 import { openLegacy } from '../../db/legacy';
-import { connectClient } from '../../temporal/connection';
 import { backfillWorkflowId } from '../../temporal/ids';
-import { withWorkerIfNone } from '../../temporal/inProcessWorker';
 import type { RunSummary } from '../../../activities/legacyToNew';
+import { runOneOff } from '../oneOffWorkflow';
 import { action, printJson, printTable } from '../output';
 
 /** Follows a backfill's progress query on a progress bar until it ends. */
@@ -45,34 +44,25 @@ export function registerBackfillCommand(program: Command): void {
         const config = loadSyncConfig(env.SYNC_TABLES_CONFIG);
         const tables = opts.table ?? config.tables.map((t) => t.legacyTable);
         tables.forEach((t) => tableConfig(config, t));
-        const client = await connectClient(env);
-        const results: RunSummary[] = [];
-        try {
-          await withWorkerIfNone(
-            client,
-            env,
-            async () => {
-              for (const table of tables) {
-                const legacy = openLegacy(env.LEGACY_DB_PATH);
-                const total = (legacy.prepare(`SELECT count(*) AS n FROM ${tableConfig(config, table).legacyTable}`).get() as { n: number }).n;
-                legacy.close();
-                const workflowId = backfillWorkflowId(table);
-                let handle: WorkflowHandle;
-                try {
-                  handle = await client.workflow.start('BackfillWorkflow', { taskQueue: env.TEMPORAL_TASK_QUEUE, workflowId, args: [{ table }], staticSummary: `backfill ${table}` });
-                } catch (err) {
-                  if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-                  handle = client.workflow.getHandle(workflowId);
-                  process.stderr.write(`${workflowId} is already running: following it\n`);
-                }
-                results.push(await follow(handle, total, Boolean(opts.json) || !process.stderr.isTTY));
-              }
-            },
-            (l) => process.stderr.write(`${l}\n`),
-          );
-        } finally {
-          await client.connection.close();
-        }
+        const results = await runOneOff('backfill', env, async ({ client, start }) => {
+          const out: RunSummary[] = [];
+          for (const table of tables) {
+            const legacy = openLegacy(env.LEGACY_DB_PATH);
+            const total = (legacy.prepare(`SELECT count(*) AS n FROM ${tableConfig(config, table).legacyTable}`).get() as { n: number }).n;
+            legacy.close();
+            const workflowId = backfillWorkflowId(table);
+            let handle: WorkflowHandle;
+            try {
+              handle = await start('BackfillWorkflow', { workflowId, args: [{ table }], summary: `backfill ${table}` });
+            } catch (err) {
+              if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+              handle = client.workflow.getHandle(workflowId);
+              process.stderr.write(`${workflowId} is already running: following it\n`);
+            }
+            out.push(await follow(handle, total, Boolean(opts.json) || !process.stderr.isTTY));
+          }
+          return out;
+        });
         if (opts.json) printJson(results);
         else printTable(results.map((r) => ({ table: r.table, status: r.status, read: r.read, written: r.written, unchanged: r.unchanged, 'held back': r.heldBack, ms: r.ms })));
       }),

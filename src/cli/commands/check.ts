@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
-import { WorkflowFailedError } from '@temporalio/client';
 import { loadEnv } from '../../config/env';
-import { connectClient } from '../../temporal/connection';
-import { rootMessage } from '../../temporal/failures';
-import { withWorkerIfNone } from '../../temporal/inProcessWorker';
 import type { CheckReport, ConsistencyResult } from '../../../workflows/consistencyCheck';
+import { runOneWorkflow, webUiLink } from '../oneOffWorkflow';
 import { action, checkTables, EXIT, printJson, printTable } from '../output';
 
 export const consistencyCheckWorkflowId = (at: Date) => `consistency-check/manual/${at.toISOString()}`;
@@ -51,36 +48,12 @@ export function registerCheckCommand(program: Command): void {
       action(async (opts: { table?: string[]; repair?: boolean; json?: boolean }) => {
         const env = loadEnv();
         checkTables(env.SYNC_TABLES_CONFIG, opts.table);
-        const client = await connectClient(env);
-        const log = (l: string) => process.stderr.write(`${l}\n`);
-        let result: ConsistencyResult;
         const workflowId = consistencyCheckWorkflowId(new Date());
-        try {
-          result = await withWorkerIfNone(
-            client,
-            env,
-            async () => {
-              const handle = await client.workflow.start('ConsistencyCheckWorkflow', {
-                taskQueue: env.TEMPORAL_TASK_QUEUE,
-                workflowId,
-                args: [{ tables: opts.table, repair: opts.repair === true }],
-                staticSummary: `consistency check${opts.repair ? ' with repair' : ''}: ${opts.table ? opts.table.join(', ') : 'all tables'}`,
-              });
-              log(`started ${workflowId}`);
-              return (await handle.result()) as ConsistencyResult;
-            },
-            log,
-          );
-        } catch (err) {
-          if (err instanceof WorkflowFailedError) {
-            process.stderr.write(`error: the consistency check failed: ${rootMessage(err)}\n`);
-            process.exitCode = EXIT.failed;
-            return;
-          }
-          throw err;
-        } finally {
-          await client.connection.close();
-        }
+        const result = await runOneWorkflow<ConsistencyResult>('consistency check', env, 'ConsistencyCheckWorkflow', {
+          workflowId,
+          args: [{ tables: opts.table, repair: opts.repair === true }],
+          summary: `consistency check${opts.repair ? ' with repair' : ''}: ${opts.table ? opts.table.join(', ') : 'all tables'}`,
+        });
         if (opts.json) printJson(result);
         else {
           if (result.beforeRepair) {
@@ -92,7 +65,8 @@ export function registerCheckCommand(program: Command): void {
           printTable(reportRows(result));
           printSamples(result);
           process.stdout.write(`\n${result.differences === 0 ? 'consistent' : `${result.differences} difference(s)`}${result.countWarnings.length ? `; counts more than 1 % apart: ${result.countWarnings.join(', ')}` : ''}\n`);
-          if (env.TEMPORAL_UI_URL) process.stdout.write(`Web UI: ${env.TEMPORAL_UI_URL}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(workflowId)}\n`);
+          const link = webUiLink(env, workflowId);
+          if (link) process.stdout.write(`Web UI: ${link}\n`);
         }
         if (result.differences > 0) process.exitCode = EXIT.failed;
       }),

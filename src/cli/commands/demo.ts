@@ -8,6 +8,7 @@ import { stackUp } from '../../stack/stack';
 import { connectClient } from '../../temporal/connection';
 import { createOrUpdateSchedule } from '../../temporal/schedule';
 import { SCHEDULE_ID } from '../../temporal/ids';
+import { webUiLink } from '../oneOffWorkflow';
 import { action, printTable, wholeNumber } from '../output';
 import { runCycleOnce, summaryRows } from './sync';
 
@@ -37,12 +38,12 @@ export function registerDemoCommand(program: Command): void {
         } finally {
           await client.connection.close();
         }
-        const { workflowId, summary } = await runCycleOnce(undefined, 'demo', log);
+        const { workflowId, summary } = await runCycleOnce(undefined, 'demo');
         process.stdout.write('\n');
         printTable(summaryRows(summary));
         process.stdout.write(
           `\nTemporal Web UI: ${env.TEMPORAL_UI_URL ?? '(external Temporal)'}\n` +
-            (env.TEMPORAL_UI_URL ? `This cycle:      ${env.TEMPORAL_UI_URL}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(workflowId)}\n` : '') +
+            (env.TEMPORAL_UI_URL ? `This cycle:      ${webUiLink(env, workflowId)}\n` : '') +
             `PostgreSQL:      ${env.DATABASE_URL}\nLegacy file:     ${env.LEGACY_DB_PATH}\n` +
             `Next: luckygas-sync worker (keeps the schedule running), luckygas-sync status, luckygas-sync stack down\n`,
         );

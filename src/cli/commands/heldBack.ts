@@ -2,9 +2,8 @@ import type { Command } from 'commander';
 import { loadEnv } from '../../config/env';
 import { loadSyncConfig, tableConfig } from '../../config/tables';
 import { createPrisma } from '../../db/prisma';
-import { connectClient } from '../../temporal/connection';
-import { withWorkerIfNone } from '../../temporal/inProcessWorker';
 import type { RunSummary } from '../../../activities/legacyToNew';
+import { runOneOff } from '../oneOffWorkflow';
 import { action, checkTables, printJson, printTable, wholeNumber } from '../output';
 
 export function registerHeldBackCommands(program: Command): void {
@@ -58,28 +57,18 @@ export function registerHeldBackCommands(program: Command): void {
         const env = loadEnv();
         const config = loadSyncConfig(env.SYNC_TABLES_CONFIG);
         const tables = (opts.table ?? config.tables.map((t) => t.legacyTable)).map((t) => tableConfig(config, t).legacyTable);
-        const client = await connectClient(env);
-        const results: RunSummary[] = [];
-        try {
-          await withWorkerIfNone(
-            client,
-            env,
-            async () => {
-              for (const table of tables) {
-                results.push(
-                  await client.workflow.execute('TableSyncWorkflow', {
-                    taskQueue: env.TEMPORAL_TASK_QUEUE,
-                    workflowId: `held-back-retry/${table}/${new Date().toISOString()}`,
-                    args: [{ table, direction: 'legacy-to-new', kind: 'retry' }],
-                  }),
-                );
-              }
-            },
-            (l) => process.stderr.write(`${l}\n`),
-          );
-        } finally {
-          await client.connection.close();
-        }
+        const results = await runOneOff('held-back retry', env, async ({ start }) => {
+          const out: RunSummary[] = [];
+          for (const table of tables) {
+            const handle = await start('TableSyncWorkflow', {
+              workflowId: `held-back-retry/${table}/${new Date().toISOString()}`,
+              args: [{ table, direction: 'legacy-to-new', kind: 'retry' }],
+              summary: `held-back retry ${table}`,
+            });
+            out.push(await handle.result());
+          }
+          return out;
+        });
         if (opts.json) return printJson(results);
         printTable(results.map((r) => ({ table: r.table, retried: r.read, written: r.written, 'still held': r.heldBack })));
       }),

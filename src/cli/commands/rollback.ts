@@ -1,11 +1,7 @@
 import type { Command } from 'commander';
-import { WorkflowFailedError } from '@temporalio/client';
-import { loadEnv } from '../../config/env';
-import { ConfigError } from '../../config/env';
-import { connectClient } from '../../temporal/connection';
-import { rootMessage } from '../../temporal/failures';
-import { withWorkerIfNone } from '../../temporal/inProcessWorker';
+import { ConfigError, loadEnv } from '../../config/env';
 import type { RollbackResult } from '../../../workflows/rollback';
+import { runOneWorkflow } from '../oneOffWorkflow';
 import { action, EXIT, printJson, printTable } from '../output';
 
 export const rollbackWorkflowId = (at: Date) => `rollback/${at.toISOString()}`;
@@ -39,42 +35,17 @@ export function registerRollbackCommand(program: Command): void {
         if ((opts.run === undefined) === (opts.since === undefined)) throw new ConfigError('give exactly one of --run ID or --since TIME');
         if (opts.since !== undefined && Number.isNaN(Date.parse(opts.since))) throw new ConfigError(`--since '${opts.since}' is not an ISO-8601 time`);
         const env = loadEnv();
-        const client = await connectClient(env);
-        const log = (l: string) => process.stderr.write(`${l}\n`);
-        const workflowId = rollbackWorkflowId(new Date());
         const input = {
           ...(opts.run !== undefined ? { runId: opts.run } : { since: opts.since, tables: opts.table }),
           dryRun: opts.dryRun === true,
           force: opts.force === true,
           resumeSchedule: opts.resumeSchedule === true,
         };
-        let result: RollbackResult;
-        try {
-          result = await withWorkerIfNone(
-            client,
-            env,
-            async () => {
-              const handle = await client.workflow.start('RollbackWorkflow', {
-                taskQueue: env.TEMPORAL_TASK_QUEUE,
-                workflowId,
-                args: [input],
-                staticSummary: `${input.dryRun ? 'dry-run ' : ''}rollback of ${opts.run ?? `everything since ${opts.since}`}`,
-              });
-              log(`started ${workflowId}`);
-              return (await handle.result()) as RollbackResult;
-            },
-            log,
-          );
-        } catch (err) {
-          if (err instanceof WorkflowFailedError) {
-            process.stderr.write(`error: the rollback failed: ${rootMessage(err)}\n`);
-            process.exitCode = EXIT.failed;
-            return;
-          }
-          throw err;
-        } finally {
-          await client.connection.close();
-        }
+        const result = await runOneWorkflow<RollbackResult>('rollback', env, 'RollbackWorkflow', {
+          workflowId: rollbackWorkflowId(new Date()),
+          args: [input],
+          summary: `${input.dryRun ? 'dry-run ' : ''}rollback of ${opts.run ?? `everything since ${opts.since}`}`,
+        });
         if (opts.json) printJson(result);
         else {
           const verb = result.dryRun ? 'would restore' : 'restored';

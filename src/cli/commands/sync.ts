@@ -1,12 +1,9 @@
 import type { Command } from 'commander';
-import { WorkflowFailedError } from '@temporalio/client';
 import { loadEnv } from '../../config/env';
-import { connectClient } from '../../temporal/connection';
 import { cycleWorkflowId } from '../../temporal/ids';
-import { rootMessage } from '../../temporal/failures';
-import { withWorkerIfNone } from '../../temporal/inProcessWorker';
 import type { CycleSummary } from '../../../workflows/syncCycle';
-import { action, checkTables, EXIT, printJson, printTable } from '../output';
+import { runOneWorkflow, webUiLink } from '../oneOffWorkflow';
+import { action, checkTables, printJson, printTable } from '../output';
 
 export function summaryRows(summary: CycleSummary) {
   return summary.tables.map((t) => ({
@@ -23,31 +20,16 @@ export function summaryRows(summary: CycleSummary) {
 }
 
 /** Runs one cycle on Temporal and waits for it. */
-export async function runCycleOnce(tables: string[] | undefined, how: 'manual' | 'demo', log: (l: string) => void) {
+export async function runCycleOnce(tables: string[] | undefined, how: 'manual' | 'demo') {
   const env = loadEnv();
   checkTables(env.SYNC_TABLES_CONFIG, tables);
-  const client = await connectClient(env);
-  try {
-    const workflowId = cycleWorkflowId(how, new Date());
-    const summary = await withWorkerIfNone(
-      client,
-      env,
-      async () => {
-        const handle = await client.workflow.start('SyncCycleWorkflow', {
-          taskQueue: env.TEMPORAL_TASK_QUEUE,
-          workflowId,
-          args: [{ tables }],
-          staticSummary: tables ? `sync cycle: ${tables.join(', ')}` : 'sync cycle: all tables',
-        });
-        log(`started ${workflowId}`);
-        return (await handle.result()) as CycleSummary;
-      },
-      log,
-    );
-    return { env, workflowId, summary };
-  } finally {
-    await client.connection.close();
-  }
+  const workflowId = cycleWorkflowId(how, new Date());
+  const summary = await runOneWorkflow<CycleSummary>('sync cycle', env, 'SyncCycleWorkflow', {
+    workflowId,
+    args: [{ tables }],
+    summary: tables ? `sync cycle: ${tables.join(', ')}` : 'sync cycle: all tables',
+  });
+  return { env, workflowId, summary };
 }
 
 export function registerSyncCommands(program: Command): void {
@@ -58,23 +40,11 @@ export function registerSyncCommands(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .action(
       action(async (opts: { table?: string[]; json?: boolean }) => {
-        try {
-          const { env, workflowId, summary } = await runCycleOnce(opts.table, 'manual', (l) => process.stderr.write(`${l}\n`));
-          if (opts.json) printJson({ workflowId, ...summary });
-          else {
-            printTable(summaryRows(summary));
-            if (env.TEMPORAL_UI_URL) {
-              process.stdout.write(`\nWeb UI: ${env.TEMPORAL_UI_URL}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(workflowId)}\n`);
-            }
-          }
-        } catch (err) {
-          if (err instanceof WorkflowFailedError) {
-            process.stderr.write(`error: the sync cycle failed: ${rootMessage(err)}\n`);
-            process.exitCode = EXIT.failed;
-            return;
-          }
-          throw err;
-        }
+        const { env, workflowId, summary } = await runCycleOnce(opts.table, 'manual');
+        if (opts.json) return printJson({ workflowId, ...summary });
+        printTable(summaryRows(summary));
+        const link = webUiLink(env, workflowId);
+        if (link) process.stdout.write(`\nWeb UI: ${link}\n`);
       }),
     );
 }
