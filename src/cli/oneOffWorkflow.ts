@@ -1,5 +1,6 @@
-import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { AppEnv } from '../config/env';
+import { DATABASE_CONFIG_ERROR } from '../db/configErrors';
 import { connectClient } from '../temporal/connection';
 import { rootMessage } from '../temporal/failures';
 import { withWorkerIfNone } from '../temporal/inProcessWorker';
@@ -20,6 +21,14 @@ export interface OneOff {
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
+/** A failure of the configuration is the operator's to fix (exit 2); any other, the work's (exit 1). */
+function exitCodeOf(err: WorkflowFailedError): number {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ApplicationFailure && e.type === DATABASE_CONFIG_ERROR) return EXIT.usage;
+  }
+  return EXIT.failed;
+}
+
 /**
  * Runs `work` against Temporal with a worker in this process when no lasting one polls the
  * task queue, then closes the connection. A workflow that fails is reported as "the <what>
@@ -35,7 +44,7 @@ export async function runOneOff<T>(what: string, env: AppEnv, work: (oneOff: One
   try {
     return await withWorkerIfNone(client, env, () => work({ client, start }), log);
   } catch (err) {
-    if (err instanceof WorkflowFailedError) throw new CliError(`the ${what} failed: ${rootMessage(err)}`, EXIT.failed);
+    if (err instanceof WorkflowFailedError) throw new CliError(`the ${what} failed: ${rootMessage(err)}`, exitCodeOf(err));
     throw err;
   } finally {
     await client.connection.close();

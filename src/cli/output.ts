@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander';
-import { ConfigError } from '../config/env';
+import { ConfigError, loadEnv } from '../config/env';
 import { loadSyncConfig, tableConfig } from '../config/tables';
+import { databaseConfigError } from '../db/configErrors';
 import { StackError } from '../stack/processes';
 
 /** Exit codes a script can rely on. */
@@ -13,6 +14,15 @@ export class CliError extends Error {
     readonly exitCode: number,
   ) {
     super(message);
+  }
+}
+
+/** DATABASE_URL as configured, for naming it in a message; undefined when the settings do not load. */
+function configuredDatabaseUrl(): string | undefined {
+  try {
+    return loadEnv().DATABASE_URL;
+  } catch {
+    return undefined;
   }
 }
 
@@ -39,11 +49,12 @@ export function action<A extends unknown[]>(body: (...args: A) => Promise<void> 
       await body(...args);
     } catch (err) {
       const e = err as Error & { code?: string };
+      const database = databaseConfigError(err, configuredDatabaseUrl());
       if (err instanceof CliError) {
         process.stderr.write(`error: ${e.message}\n`);
         process.exitCode = err.exitCode;
-      } else if (err instanceof ConfigError) {
-        process.stderr.write(`error: ${e.message}\n`);
+      } else if (err instanceof ConfigError || database) {
+        process.stderr.write(`error: ${database ?? e.message}\n`);
         process.exitCode = EXIT.usage;
       } else if (err instanceof StackError || ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT'].includes(e.code ?? '')) {
         process.stderr.write(`error: ${e.message}\n`);

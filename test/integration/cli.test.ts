@@ -615,4 +615,41 @@ describe('luckygas-sync errors', () => {
     expect(r.stderr).toMatch(/'clientz'/);
     for (const known of Object.keys(GENERATED)) expect(r.stderr).toMatch(new RegExp(`\\b${known}\\b`));
   }, 180_000);
+
+  // A database that does not exist (or a wrong password) is a setting to fix, not a fault
+  // to retry: the commands say so at once, naming DATABASE_URL but not its password.
+  const missingDbCommands = ['sync-once', 'backfill --table clients', 'held-back retry', 'check', 'status', 'held-back list'];
+  const missingDb = concurrently(missingDbCommands, (command) => {
+    const url = new URL(db.url);
+    url.username = 'luckygas';
+    url.password = 'pw-not-to-print';
+    url.pathname = '/luckygas_no_such_db';
+    return cli(command.split(' '), { DATABASE_URL: url.toString(), TEMPORAL_TASK_QUEUE: queue(`missing-db-${slug(command)}`) }, { timeoutMs: 90_000 });
+  });
+  it.each(missingDbCommands.map((c) => [c]))('%s with DATABASE_URL naming a database that does not exist fails at once (exit 2) naming DATABASE_URL', async (command) => {
+    const r = await missingDb(command);
+    expectExit(r, 2, 'A configuration error must not be retried.');
+    expect(r.stderr).toMatch(/PostgreSQL refused DATABASE_URL \(postgresql:\/\/luckygas:\*\*\*@[^)]+\/luckygas_no_such_db\): database "luckygas_no_such_db" does not exist/);
+    expect(r.stderr + r.stdout).not.toContain('pw-not-to-print');
+    expect(r.stdout).toBe('');
+  }, 120_000);
+
+  it('sync-once and status as a role PostgreSQL does not let in fail at once (exit 2) naming DATABASE_URL', async () => {
+    const role = `${PREFIX.replace(/-/g, '_')}_nologin`;
+    await pool.query(`CREATE ROLE ${role} NOLOGIN`);
+    try {
+      const url = new URL(db.url);
+      url.username = role;
+      url.password = 'pw-not-to-print';
+      for (const command of ['sync-once', 'status']) {
+        const r = await cli([command], { DATABASE_URL: url.toString(), TEMPORAL_TASK_QUEUE: queue(`nologin-${command}`) }, { timeoutMs: 90_000 });
+        expectExit(r, 2, 'A configuration error must not be retried.');
+        expect(r.stderr).toContain(`PostgreSQL refused DATABASE_URL (postgresql://${role}:***@`);
+        expect(r.stderr).toContain(`role "${role}" is not permitted to log in`);
+        expect(r.stderr).not.toContain('pw-not-to-print');
+      }
+    } finally {
+      await pool.query(`DROP ROLE ${role}`);
+    }
+  }, 200_000);
 });
