@@ -14,13 +14,19 @@ async function follow(handle: WorkflowHandle, total: number, quiet: boolean): Pr
   const bar = quiet ? null : new SingleBar({ format: '{table} [{bar}] {value}/{total} rows | {rate} rows/s | {eta_formatted} left', etaBuffer: 20 }, Presets.shades_classic);
   const started = Date.now();
   bar?.start(total, 0, { table: handle.workflowId, rate: 0 });
-  const timer = setInterval(async () => {
-    try {
-      const p = await handle.query<{ read: number }>('progress');
-      bar?.update(p.read, { rate: Math.round(p.read / ((Date.now() - started) / 1000)) });
-    } catch {
-      /* between continue-as-new runs the query may miss once */
-    }
+  // One query at a time, and the last one settled before returning: the client retries a
+  // query on a timer, and a retry after the connection closed would crash the process.
+  let query: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    query ??= handle
+      .query<{ read: number }>('progress')
+      .then(
+        (p) => void bar?.update(p.read, { rate: Math.round(p.read / ((Date.now() - started) / 1000)) }),
+        () => {
+          /* between continue-as-new runs the query may miss once */
+        },
+      )
+      .finally(() => (query = undefined));
   }, 1000);
   try {
     const result = (await handle.result()) as RunSummary;
@@ -28,6 +34,7 @@ async function follow(handle: WorkflowHandle, total: number, quiet: boolean): Pr
     return result;
   } finally {
     clearInterval(timer);
+    await query;
     bar?.stop();
   }
 }
