@@ -8,6 +8,8 @@ const common = {
 
 module.exports = {
   testTimeout: 180000,
+  // The fault scenarios' outcomes, as one table at the end of the run.
+  reporters: ['default', '<rootDir>/test/support/faultTableReporter.js'],
   projects: [
     // Pure functions and files on disk: no services.
     { ...common, displayName: 'unit', roots: ['<rootDir>/test/unit'] },
