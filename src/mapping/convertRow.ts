@@ -43,16 +43,22 @@ export function rawImage(row: RawRow): Record<string, string | number | null> {
  * not a change). Equal hashes mean the row needs no write.
  */
 export function contentHash(row: RawRow): string {
-  const parts: (string | Buffer)[] = [];
-  // Column order is the reader's select list, the same for every row of a table.
+  const h = createHash('sha1');
+  // Column order is the reader's select list, the same for every row of a table. The text
+  // between byte values is hashed in one piece: the same bytes, far fewer calls.
+  let text = '';
   for (const k of Object.keys(row.cols)) {
     if (k === 'updated_at') continue;
     const v = row.cols[k];
-    parts.push(`\u0001${k}`, v === null ? '\u0000N' : Buffer.isBuffer(v) ? '\u0000B' : `\u0000V${String(v)}`);
-    if (Buffer.isBuffer(v)) parts.push(v);
+    if (Buffer.isBuffer(v)) {
+      h.update(`${text}\u0001${k}\u0000B`);
+      h.update(v);
+      text = '';
+    } else {
+      text += v === null ? `\u0001${k}\u0000N` : `\u0001${k}\u0000V${String(v)}`;
+    }
   }
-  const h = createHash('sha1');
-  for (const p of parts) h.update(p);
+  if (text) h.update(text);
   return h.digest('hex');
 }
 
