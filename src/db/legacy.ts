@@ -1,5 +1,6 @@
 import { accessSync, constants, openSync, readSync, closeSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { TABLE_MAPPINGS } from '../mapping/tables';
 
 /**
  * Connections to the legacy SQLite file, which the legacy application keeps writing to:
@@ -47,7 +48,26 @@ export function openLegacy(file: string, { readonly = true, busyTimeoutMs = 5000
   checkLegacyFile(file, { writable: !readonly });
   const db = new Database(file, { readonly, fileMustExist: true, timeout: busyTimeoutMs });
   db.defaultSafeIntegers(false);
+  try {
+    checkLegacyTables(db, file);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   return db;
+}
+
+/**
+ * The file must have the contract's tables and columns: an older or different schema is
+ * named at once, instead of "no such column" on every retry of every batch.
+ */
+export function checkLegacyTables(db: Database.Database, file: string): void {
+  for (const mapping of Object.values(TABLE_MAPPINGS)) {
+    const have = new Set((db.pragma(`table_info(${mapping.legacyTable})`) as { name: string }[]).map((c) => c.name));
+    if (have.size === 0) throw new LegacyFileError(`legacy database ${file} has no table ${mapping.legacyTable}`);
+    const missing = ['id', ...mapping.legacyColumns.map((c) => c.name)].filter((c) => !have.has(c));
+    if (missing.length) throw new LegacyFileError(`legacy table ${mapping.legacyTable} in ${file} has no column ${missing.join(', ')}`);
+  }
 }
 
 /**

@@ -32,7 +32,7 @@ export function extractPhone(text: string | null): string | null {
 
 const TAIPEI_OFFSET_HOURS = 8;
 
-function taipeiToUtc(y: number, mo: number, d: number, h: number, mi: number, s: number, raw: string): Date {
+function taipeiToUtc(y: number, mo: number, d: number, h: number, mi: number, s: number, raw: string, column: string): Date {
   const date = new Date(Date.UTC(y, mo - 1, d, h - TAIPEI_OFFSET_HOURS, mi, s));
   // Date.UTC rolls 2024-02-30 over to March: compare back to refuse impossible dates.
   const local = new Date(date.getTime() + TAIPEI_OFFSET_HOURS * 3600_000);
@@ -44,7 +44,7 @@ function taipeiToUtc(y: number, mo: number, d: number, h: number, mi: number, s:
     local.getUTCMinutes() !== mi ||
     local.getUTCSeconds() !== s
   ) {
-    throw new RuleError(`impossible timestamp '${raw}'`);
+    throw new RuleError(`impossible ${column} '${raw}': no such date or time`);
   }
   return date;
 }
@@ -56,13 +56,13 @@ const ZH_TW = /^(\d{4})\/(\d{1,2})\/(\d{1,2}) (上午|下午) (\d{1,2}):(\d{2}):
 export function parseLegacyTimestamp(text: string, column: string): Date {
   const t = trimLegacy(text);
   let m = ISO_LOCAL.exec(t);
-  if (m) return taipeiToUtc(+m[1], +m[2], +m[3], +m[4], +m[5], +m[6], t);
+  if (m) return taipeiToUtc(+m[1], +m[2], +m[3], +m[4], +m[5], +m[6], t, column);
   m = ZH_TW.exec(t);
   if (m) {
     const h12 = +m[5];
     if (h12 < 1 || h12 > 12) throw new RuleError(`unparseable ${column} '${t}': hour ${h12} in a 12-hour clock`);
     const h = (h12 % 12) + (m[4] === '下午' ? 12 : 0);
-    return taipeiToUtc(+m[1], +m[2], +m[3], h, +m[6], +m[7], t);
+    return taipeiToUtc(+m[1], +m[2], +m[3], h, +m[6], +m[7], t, column);
   }
   throw new RuleError(`unparseable ${column} '${t}'`);
 }
@@ -77,7 +77,7 @@ export function parseLegacyDate(text: string, column: string): string {
   const t = trimLegacy(text);
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(t);
   if (!m) throw new RuleError(`unparseable ${column} '${t}'`);
-  taipeiToUtc(+m[1], +m[2], +m[3], 0, 0, 0, t);
+  taipeiToUtc(+m[1], +m[2], +m[3], 0, 0, 0, t, column);
   return t;
 }
 

@@ -235,6 +235,7 @@ describe('rule 4: legacy timestamps (Asia/Taipei, UTC+8) → UTC instants', () =
   ])('impossible date or time %s is refused', (text) => {
     const msg = ruleError(() => parseLegacyTimestamp(text, 'created_at'));
     expect(msg).toContain(text);
+    expect(msg).toContain('created_at'); // the held-back reason names the column
   });
 
   it.each([
