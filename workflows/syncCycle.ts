@@ -1,7 +1,6 @@
 import { executeChild, ParentClosePolicy, workflowInfo } from '@temporalio/workflow';
-import type { RunSummary } from '../activities/legacyToNew';
+import type { CyclePlan, RunSummary } from '../activities/legacyToNew';
 import { bookkeeping } from './activities';
-import type { Direction } from '../src/config/tables';
 import { TableSyncWorkflow } from './tableSync';
 import { WriteBackWorkflow } from './writeBack';
 
@@ -22,25 +21,29 @@ export interface CycleSummary {
 /**
  * Both directions of a table, legacy → new first: a delivery edited on both sides is then
  * seen as a conflict once, by the first direction, and the write-back sends only what the
- * resolution left to the new side.
+ * resolution left to the new side. A direction with nothing new starts no child workflow.
  */
-async function syncTable(table: string, directions: Direction[], cycleId: string): Promise<RunSummary[]> {
+async function syncTable(table: string, runs: CyclePlan['runs'], cycleId: string): Promise<RunSummary[]> {
   const out: RunSummary[] = [];
-  if (directions.includes('legacy-to-new')) {
+  const l2n = runs[`${table} legacy-to-new`];
+  if (l2n?.skipped) out.push(l2n.skipped);
+  else if (l2n?.plan) {
     out.push(
       await executeChild(TableSyncWorkflow, {
-        workflowId: `table-sync/${table}/legacy-to-new/${cycleId}`,
-        args: [{ table, direction: 'legacy-to-new', parentId: cycleId }],
+        workflowId: l2n.plan.runId,
+        args: [{ table, direction: 'legacy-to-new', parentId: cycleId, plan: l2n.plan }],
         parentClosePolicy: ParentClosePolicy.TERMINATE,
         staticSummary: `${table} legacy-to-new`,
       }),
     );
   }
-  if (directions.includes('new-to-legacy')) {
+  const n2l = runs[`${table} new-to-legacy`];
+  if (n2l?.skipped) out.push(n2l.skipped);
+  else if (n2l?.plan) {
     out.push(
       await executeChild(WriteBackWorkflow, {
-        workflowId: `table-sync/${table}/new-to-legacy/${cycleId}`,
-        args: [{ parentId: cycleId }],
+        workflowId: n2l.plan.runId,
+        args: [{ parentId: cycleId, plan: n2l.plan }],
         parentClosePolicy: ParentClosePolicy.TERMINATE,
         staticSummary: `${table} new-to-legacy`,
       }),
@@ -51,10 +54,10 @@ async function syncTable(table: string, directions: Direction[], cycleId: string
 
 export async function SyncCycleWorkflow(input: SyncCycleInput = {}): Promise<CycleSummary> {
   const cycleId = workflowInfo().workflowId;
-  const { levels, directions } = await bookkeeping.planCycle({ tables: input.tables });
+  const { levels, runs } = await bookkeeping.planCycle({ tables: input.tables, cycleId });
   const summaries: RunSummary[] = [];
   for (const level of levels) {
-    const results = await Promise.all(level.map((table) => syncTable(table, directions[table], cycleId)));
+    const results = await Promise.all(level.map((table) => syncTable(table, runs, cycleId)));
     summaries.push(...results.flat());
   }
   return { cycleId, tables: summaries };

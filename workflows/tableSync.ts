@@ -15,18 +15,21 @@ import { batchSteps, bookkeeping } from './activities';
 import { recordedRun } from './recordedRun';
 
 /**
- * One table in one direction: batches until the source is drained, then a pass over rows
- * held back while waiting for a parent. Large runs continue as new every BATCHES_PER_RUN
- * batches so history stays small; the progress query answers across those hand-overs.
+ * One table in one direction: batches until the source is drained, then, when there are any,
+ * a pass over rows held back while waiting for a parent. Large runs continue as new every
+ * BATCHES_PER_RUN batches so history stays small; the progress query answers across those
+ * hand-overs.
  */
 
-export type TableSyncKind = 'table' | 'backfill' | 'retry';
+export type TableSyncKind = 'table' | 'retry';
 
 export interface TableSyncInput {
   table: string;
   direction: Direction;
   kind?: TableSyncKind;
   parentId?: string;
+  /** Made by the cycle's planCycle, which then recorded the run already. */
+  plan?: TableSyncPlan;
   /** Carried over continue-as-new. */
   resume?: LoopState;
 }
@@ -62,6 +65,7 @@ export async function TableSyncWorkflow(input: TableSyncInput): Promise<RunSumma
 
   const plan =
     input.resume?.plan ??
+    input.plan ??
     (await bookkeeping.beginTableSync({ table: input.table, direction: input.direction, workflowId, parentId: input.parentId, kind }));
   const state: LoopState = input.resume ?? {
     plan,
@@ -83,21 +87,20 @@ export async function TableSyncWorkflow(input: TableSyncInput): Promise<RunSumma
       const fetched: FetchResult =
         ahead && ahead.batchKey === batchKey && sameCursor(ahead.cursor, state.cursor)
           ? await ahead.fetched
-          : await fetchAndConvert(input.table, plan, state, kind, batchKey, state.cursor);
+          : await fetchPage(input.table, plan, state, kind, batchKey, state.cursor);
       ahead = null;
       batchesThisRun++;
       if (fetched.count === 0) {
-        if (state.source === 'held' || kind === 'backfill') break;
+        if (state.source === 'held' || !plan.heldPending) break;
         // Then the rows that waited for a parent: their parent may have arrived meanwhile.
         state.source = 'held';
         state.cursor = { ts: null, id: 0 };
         continue;
       }
-      // Read and convert the next page while this one is reconciled and applied; the
-      // applies themselves stay in order.
+      // Read the next page while this one is applied; the applies themselves stay in order.
       if (!fetched.done && state.source === 'page') {
         const nextKey = `${plan.runId}#${state.progress.batches + 1}`;
-        ahead = { batchKey: nextKey, cursor: fetched.next, fetched: fetchAndConvert(input.table, plan, state, kind, nextKey, fetched.next) };
+        ahead = { batchKey: nextKey, cursor: fetched.next, fetched: fetchPage(input.table, plan, state, kind, nextKey, fetched.next) };
         ahead.fetched.catch(() => {}); // awaited (and its failure seen) only if used
       }
       if (!(await applyBatch(input.table, plan, state, batchKey, fetched))) {
@@ -107,7 +110,7 @@ export async function TableSyncWorkflow(input: TableSyncInput): Promise<RunSumma
       }
       claimLosses = 0;
       if (fetched.done && !ahead) {
-        if (state.source === 'held' || kind === 'backfill') break;
+        if (state.source === 'held' || !plan.heldPending) break;
         state.source = 'held';
         state.cursor = { ts: null, id: 0 };
       }
@@ -123,35 +126,25 @@ interface Ahead {
 
 const sameCursor = (a: Cursor, b: Cursor) => a.ts === b.ts && a.id === b.id;
 
-/** fetch → convert: reads the legacy rows after `cursor` and decodes them, into Redis. */
-async function fetchAndConvert(table: string, plan: TableSyncPlan, state: LoopState, kind: TableSyncKind, batchKey: string, cursor: Cursor): Promise<FetchResult> {
-  for (let attempt = 1; ; attempt++) {
-    const fetched = await batchSteps.fetchBatch({
-      table,
-      batchKey,
-      cursor,
-      source: state.source,
-      batchSize: kind === 'backfill' ? plan.backfillBatchSize : plan.batchSize,
-      heldKinds: kind === 'retry' ? undefined : ['missing_parent'],
-    });
-    if (fetched.count === 0) return fetched;
-    try {
-      await batchSteps.convertBatch({ table, batchKey });
-      return fetched;
-    } catch (err) {
-      if (!claimGone(err) || attempt >= 5) throw err;
-    }
-  }
+/** Reads the legacy rows after `cursor` into Redis. */
+function fetchPage(table: string, plan: TableSyncPlan, state: LoopState, kind: TableSyncKind, batchKey: string, cursor: Cursor): Promise<FetchResult> {
+  return batchSteps.fetchBatch({
+    table,
+    batchKey,
+    cursor,
+    source: state.source,
+    batchSize: plan.batchSize,
+    heldKinds: kind === 'retry' ? undefined : ['missing_parent'],
+  });
 }
 
 const claimGone = (err: unknown) => err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ClaimMissing';
 
-/** reconcile → upsert, then the progress; false when a claim vanished from Redis and the batch must be fetched again. */
+/** convert → reconcile → apply, then the progress; false when a claim vanished from Redis and the batch must be fetched again. */
 async function applyBatch(table: string, plan: TableSyncPlan, state: LoopState, batchKey: string, fetched: FetchResult): Promise<boolean> {
   let result;
   try {
-    await batchSteps.reconcileBatch({ table, batchKey });
-    result = await batchSteps.upsertBatch({
+    result = await batchSteps.applyBatch({
       table,
       runId: plan.runId,
       batchKey,

@@ -1,5 +1,5 @@
 import { ActivityFailure, ApplicationFailure, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { RunSummary } from '../activities/legacyToNew';
+import type { RunSummary, TableSyncPlan } from '../activities/legacyToNew';
 import { SyncDirection, SyncTable } from '../src/temporal/searchAttributes';
 import { batchSteps, bookkeeping } from './activities';
 import { recordedRun } from './recordedRun';
@@ -12,6 +12,8 @@ import { recordedRun } from './recordedRun';
 
 export interface WriteBackInput {
   parentId?: string;
+  /** Made by the cycle's planCycle, which then recorded the run already. */
+  plan?: TableSyncPlan;
 }
 
 const MAX_BATCHES = 200;
@@ -22,26 +24,27 @@ export async function WriteBackWorkflow(input: WriteBackInput = {}): Promise<Run
     { key: SyncTable, value: 'deliveries' },
     { key: SyncDirection, value: 'new-to-legacy' },
   ]);
-  const plan = await bookkeeping.beginTableSync({ table: 'deliveries', direction: 'new-to-legacy', workflowId, parentId: input.parentId, kind: 'table' });
+  const plan = input.plan ?? await bookkeeping.beginTableSync({ table: 'deliveries', direction: 'new-to-legacy', workflowId, parentId: input.parentId, kind: 'table' });
   return recordedRun(plan.runId, async () => {
     // Bounded: what arrives during the run waits for the next cycle.
     for (let n = 0; n < MAX_BATCHES; n++) {
       const batchKey = `${plan.runId}#${n}`;
-      if (!(await writeBackBatch(batchKey, plan.runId, plan.batchSize))) break;
+      // A batch smaller than asked for drained the outbox: no empty fetch to find that out.
+      if ((await writeBackBatch(batchKey, plan.runId, plan.batchSize)) < plan.batchSize) break;
     }
   });
 }
 
-/** One batch; false when the outbox was empty. A vanished claim means fetching again. */
-async function writeBackBatch(batchKey: string, runId: string, batchSize: number): Promise<boolean> {
+/** One batch; the number of outbox entries it took. A vanished claim means fetching again. */
+async function writeBackBatch(batchKey: string, runId: string, batchSize: number): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     try {
       const fetched = await batchSteps.fetchOutbox({ batchKey, batchSize });
-      if (fetched.count === 0) return false;
+      if (fetched.count === 0) return 0;
       await batchSteps.convertOrders({ batchKey });
       await batchSteps.reconcileOrders({ batchKey });
       await batchSteps.writeBackBatch({ batchKey, runId });
-      return true;
+      return fetched.count;
     } catch (err) {
       const claimGone = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ClaimMissing';
       if (!claimGone || attempt >= 5) throw err;

@@ -56,8 +56,10 @@ export interface BatchContext {
   batchKey: string;
   direction: string;
   mode: string;
-  /** The watermark after this batch, or null to leave it (retries of held-back rows). */
+  /** The watermark after this batch, or null to leave it (retries of held-back rows, backfill pages). */
   cursor: Cursor | null;
+  /** Where reading got to when the watermark is left (a backfill page's last id): kept in the result for a replay. */
+  reached?: Cursor;
 }
 
 const DIRECTION = 'legacy-to-new';
@@ -232,7 +234,7 @@ export async function applyToNew(client: pg.PoolClient, mapping: TableMapping, p
     unchanged: plan.unchanged.length,
     heldBack: plan.held.length,
     conflicts: plan.conflicts.length,
-    cursor: ctx.cursor ?? { ts: null, id: 0 },
+    cursor: ctx.cursor ?? ctx.reached ?? { ts: null, id: 0 },
     replayed: false,
   };
   await finishBatch(client, ctx, mapping.legacyTable, result);

@@ -27,11 +27,6 @@ function selectList(mapping: TableMapping): string {
   return ['id', ...cols].join(', ');
 }
 
-function toRawRow(r: Record<string, unknown>): RawRow {
-  const { id, ...cols } = r;
-  return { id: Number(id), cols: cols as RawRow['cols'] };
-}
-
 const statements = new WeakMap<Database.Database, Map<string, Database.Statement>>();
 
 function prepare(db: Database.Database, sql: string): Database.Statement {
@@ -42,6 +37,16 @@ function prepare(db: Database.Database, sql: string): Database.Statement {
   return stmt;
 }
 
+/** A table's rows by a query on its select list: values as arrays (cheaper than objects), then named. */
+function readRows(db: Database.Database, mapping: TableMapping, sql: string, params: unknown[]): RawRow[] {
+  const names = mapping.legacyColumns.map((c) => c.name);
+  return (prepare(db, sql).raw(true).all(...params) as unknown[][]).map((values) => {
+    const cols: RawRow['cols'] = {};
+    for (let i = 0; i < names.length; i++) cols[names[i]] = values[i + 1] as RawRow['cols'][string];
+    return { id: Number(values[0]), cols };
+  });
+}
+
 export function updatedAtOf(row: RawRow): string {
   const v = row.cols.updated_at;
   return Buffer.isBuffer(v) ? v.toString('latin1') : String(v ?? '');
@@ -50,16 +55,51 @@ export function updatedAtOf(row: RawRow): string {
 /** The next page after the cursor, in (updated_at, id) order, which the updated_at index serves. */
 export function readTimestampPage(db: Database.Database, mapping: TableMapping, cursor: Cursor, limit: number): Page {
   const sql = `SELECT ${selectList(mapping)} FROM ${mapping.legacyTable} WHERE (updated_at, id) > (?, ?) ORDER BY updated_at, id LIMIT ?`;
-  const rows = (prepare(db, sql).all(cursor.ts ?? '', cursor.id, limit) as Record<string, unknown>[]).map(toRawRow);
+  const rows = readRows(db, mapping, sql, [cursor.ts ?? '', cursor.id, limit]);
   const last = rows.at(-1);
   return { rows, deleted: [], next: last ? { ts: updatedAtOf(last), id: last.id } : cursor, done: rows.length < limit };
+}
+
+/** Up to `limit` rows with ids in (afterId, toId] (toId null: no upper bound), in id order: backfill pages. */
+export function readIdRange(db: Database.Database, mapping: TableMapping, afterId: number, toId: number | null, limit: number): RawRow[] {
+  const sql = `SELECT ${selectList(mapping)} FROM ${mapping.legacyTable} WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`;
+  return readRows(db, mapping, sql, [afterId, toId ?? Number.MAX_SAFE_INTEGER, limit]);
+}
+
+/**
+ * Ends of the next `pages` pages of `pageSize` ids after `afterId` (a walk along the primary
+ * key, no rows read), so that backfill pages are known in advance and can run side by side.
+ * The last entry is null when fewer than a page's rows are left: that page runs to the end.
+ */
+export function idPageEnds(db: Database.Database, table: string, afterId: number, pageSize: number, pages: number): (number | null)[] {
+  const next = prepare(db, `SELECT id FROM ${table} WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?`).pluck();
+  const ends: (number | null)[] = [];
+  let after = afterId;
+  while (ends.length < pages) {
+    const end = next.get(after, pageSize - 1) as number | undefined;
+    if (end === undefined) {
+      ends.push(null);
+      break;
+    }
+    ends.push(end);
+    after = end;
+  }
+  return ends;
+}
+
+/** The newest (updated_at, id) of a table: where incremental reading goes on after a backfill. */
+export function newestCursor(db: Database.Database, table: string): Cursor {
+  const row = prepare(db, `SELECT CAST(updated_at AS BLOB) AS updated_at, id FROM ${table} ORDER BY updated_at DESC, id DESC LIMIT 1`).get() as
+    | { updated_at: Buffer | null; id: number }
+    | undefined;
+  return row ? { ts: row.updated_at ? row.updated_at.toString('latin1') : '', id: row.id } : { ts: '', id: 0 };
 }
 
 /** Rows by id (held-back retries, trigger mode); ids not found are absent from the result. */
 export function readByIds(db: Database.Database, mapping: TableMapping, ids: number[]): RawRow[] {
   if (ids.length === 0) return [];
   const sql = `SELECT ${selectList(mapping)} FROM ${mapping.legacyTable} WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`;
-  return (prepare(db, sql).all(JSON.stringify(ids)) as Record<string, unknown>[]).map(toRawRow);
+  return readRows(db, mapping, sql, [JSON.stringify(ids)]);
 }
 
 /** The next page of the trigger queue: changed rows as they are now, and the ids deleted. */

@@ -38,7 +38,7 @@ describe('change detection by timestamp', () => {
     expect(await count(h.pool, 'SELECT count(DISTINCT amount) FROM orders WHERE legacy_id = ANY($1)', [ids])).toBe(350);
   });
 
-  it('applies a replayed batch once: the second upsert changes nothing', async () => {
+  it('applies a replayed batch once: the second apply changes nothing', async () => {
     const db = new Database(h.legacyPath);
     const id = insertDelivery(db, 2, '2030-02-02 09:00:00', 4242);
     db.close();
@@ -49,12 +49,10 @@ describe('change detection by timestamp', () => {
     const batchKey = `${runId}#0`;
     const fetched = (await env.run(acts.fetchBatch, { table: 'deliveries', batchKey, cursor: { ts: '2030-02-02 08:59:59', id: 0 }, source: 'page' as const, batchSize: 100 })) as FetchResult;
     expect(fetched.count).toBe(1);
-    await env.run(acts.convertBatch, { table: 'deliveries', batchKey });
-    await env.run(acts.reconcileBatch, { table: 'deliveries', batchKey });
-    const upsert = { table: 'deliveries', runId, batchKey, mode: 'timestamp' as const, cursor: fetched.next };
-    const first = (await env.run(acts.upsertBatch, upsert)) as BatchResult;
+    const apply = { table: 'deliveries', runId, batchKey, mode: 'timestamp' as const, cursor: fetched.next };
+    const first = (await env.run(acts.applyBatch, apply)) as BatchResult;
     const journal = await count(h.pool, 'SELECT count(*) FROM sync_journal');
-    const second = (await env.run(acts.upsertBatch, upsert)) as BatchResult;
+    const second = (await env.run(acts.applyBatch, apply)) as BatchResult;
     expect(first).toMatchObject({ written: 1, replayed: false });
     expect(second).toMatchObject({ written: 1, replayed: true });
     expect(await count(h.pool, 'SELECT count(*) FROM sync_journal')).toBe(journal);
