@@ -5,7 +5,6 @@ import type { AppEnv } from '../src/config/env';
 import { loadSyncConfig, type SyncConfig } from '../src/config/tables';
 import { LegacyReadConnection } from '../src/db/legacy';
 import { createPool } from '../src/db/postgres';
-import { createPrisma, type PrismaClient } from '../src/db/prisma';
 import { loadEudcMap, type EudcMap } from '../src/encoding/eudc';
 import { logger, type Logger } from '../src/logger';
 
@@ -13,9 +12,8 @@ import { logger, type Logger } from '../src/logger';
 export interface ActivityDeps {
   env: AppEnv;
   config: SyncConfig;
+  /** Set-based SQL for batches and plain SQL for bookkeeping (no ORM: the worker stays small). */
   pool: pg.Pool;
-  /** Typed access for the low-volume bookkeeping (runs); batches use set-based SQL on `pool`. */
-  prisma: PrismaClient;
   redis: Redis;
   claims: ClaimStore;
   eudc: EudcMap;
@@ -39,7 +37,6 @@ export function createActivityDeps(env: AppEnv, overrides: Partial<ActivityDeps>
     env,
     config,
     pool: overrides.pool ?? createPool(env.DATABASE_URL),
-    prisma: overrides.prisma ?? createPrisma(env.DATABASE_URL),
     redis,
     claims: overrides.claims ?? new ClaimStore(redis, env.CLAIM_TTL_SECONDS),
     eudc,
@@ -50,7 +47,6 @@ export function createActivityDeps(env: AppEnv, overrides: Partial<ActivityDeps>
 
 export async function closeActivityDeps(deps: ActivityDeps): Promise<void> {
   await deps.pool.end().catch(() => {});
-  await deps.prisma.$disconnect().catch(() => {});
   deps.redis.disconnect();
   deps.legacy.close();
 }

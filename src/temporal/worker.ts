@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { DefaultLogger, Runtime, Worker, type NativeConnection } from '@temporalio/worker';
 import { closeActivityDeps, createActivities, createActivityDeps, type ActivityDeps } from '../../activities';
 import type { AppEnv } from '../config/env';
@@ -28,7 +29,16 @@ function workflowCode(): { workflowBundle: { codePath: string } } | { workflowsP
 
 let runtimeInstalled = false;
 
+/**
+ * A worker's batches are garbage within a second, and V8 by default lets the heap grow to
+ * several times what is live before a full collection (some 300 MB more RSS during a backfill
+ * for some 50 MB live). Growing by at most half of what is live keeps the worker small for a
+ * few percent more CPU. Read by V8 at each collection, so setting it here takes effect.
+ */
+const HEAP_GROWING_PERCENT = 50;
+
 export async function createSyncWorker(env: AppEnv, overrides: Partial<ActivityDeps> = {}, opts: { identity?: string } = {}): Promise<SyncWorker> {
+  v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   if (!runtimeInstalled) {
     // The SDK's own logs go to stderr at warn and above: pino carries the sync's logs.
     try {
