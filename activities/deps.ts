@@ -1,10 +1,11 @@
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import type pg from 'pg';
 import { ClaimStore } from '../src/claims';
 import type { AppEnv } from '../src/config/env';
 import { loadSyncConfig, type SyncConfig } from '../src/config/tables';
 import { LegacyReadConnection } from '../src/db/legacy';
 import { createPool } from '../src/db/postgres';
+import { createRedis } from '../src/db/redis';
 import { loadEudcMap, type EudcMap } from '../src/encoding/eudc';
 import { logger, type Logger } from '../src/logger';
 
@@ -28,7 +29,7 @@ export function createActivityDeps(env: AppEnv, overrides: Partial<ActivityDeps>
   const eudc = overrides.eudc ?? loadEudcMap();
   const redis =
     overrides.redis ??
-    new Redis(env.REDIS_URL, {
+    createRedis(env, {
       // Redis is a cache here: give up on a command quickly while Redis is away (the activity retries).
       maxRetriesPerRequest: 2,
     });

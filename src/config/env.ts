@@ -9,7 +9,11 @@ import { endpointsFile, stackSettingsFromEnv } from '../stack/settings';
  * endpoints `luckygas-sync stack up` recorded for the local stack are used.
  */
 
-const envSchema = z.object({
+/** A file the process must read (a certificate or key): named at start-up when missing. */
+const readableFile = z.string().refine((f) => existsSync(f), { message: 'no such file' });
+
+const envSchema = z
+  .object({
   LEGACY_DB_PATH: z.string().min(1).default(path.join(PROJECT_ROOT, '.data', 'legacy', 'luckygas.db')),
   DATABASE_URL: z.string().url({ message: 'DATABASE_URL must be a postgresql:// URL' }),
   REDIS_URL: z.string().url({ message: 'REDIS_URL must be a redis:// or rediss:// URL' }),
@@ -23,7 +27,19 @@ const envSchema = z.object({
   CLAIM_TTL_SECONDS: z.coerce.number().int().min(10).default(3600),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   MONITOR_PORT: z.coerce.number().int().min(0).max(65535).default(9090),
-});
+  /** mTLS to Temporal: the client certificate and key (PEM), the CA when not a public one. */
+  TEMPORAL_TLS_CERT: readableFile.optional(),
+  TEMPORAL_TLS_KEY: readableFile.optional(),
+  TEMPORAL_TLS_CA: readableFile.optional(),
+  /** The name in the server's certificate, when it is not the host of TEMPORAL_ADDRESS. */
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  /** The CA of a rediss:// server's certificate, when not a public one. */
+  REDIS_TLS_CA: readableFile.optional(),
+})
+  .refine((e) => !e.TEMPORAL_TLS_CERT === !e.TEMPORAL_TLS_KEY, {
+    message: 'set both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY, or neither',
+    path: ['TEMPORAL_TLS_KEY'],
+  });
 
 export type AppEnv = z.infer<typeof envSchema>;
 

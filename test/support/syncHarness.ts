@@ -36,20 +36,23 @@ export function configWith(change: (tables: Record<string, unknown>[]) => void):
   return parseSyncConfig({ tables }, 'test config');
 }
 
-export async function startHarness(opts: { config?: SyncConfig; env?: Record<string, string>; overrides?: Partial<ActivityDeps> } = {}): Promise<SyncHarness> {
+export async function startHarness(
+  opts: { config?: SyncConfig; env?: Record<string, string>; overrides?: Partial<ActivityDeps>; databaseUrl?: (url: string) => string } = {},
+): Promise<SyncHarness> {
   const db = await createTestDatabase();
+  const databaseUrl = opts.databaseUrl ? opts.databaseUrl(db.url) : db.url;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'luckygas-test-'));
   const legacyPath = path.join(dir, 'luckygas.db');
   const env = loadEnv({
     LEGACY_DB_PATH: legacyPath,
-    DATABASE_URL: db.url,
+    DATABASE_URL: databaseUrl,
     REDIS_URL: process.env.TEST_REDIS_URL,
     TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
     TEMPORAL_TASK_QUEUE: `test-${randomBytes(4).toString('hex')}`,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...opts.env,
   });
-  const pool = createPool(db.url, 4);
+  const pool = createPool(databaseUrl, 4);
   const client = await connectClient(env);
   const sync = await createSyncWorker(env, { ...(opts.config ? { config: opts.config } : {}), ...opts.overrides });
   const running = sync.worker.run();
