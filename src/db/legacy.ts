@@ -20,6 +20,9 @@ export function checkLegacyFile(file: string, { writable = false } = {}): void {
     size = st.size;
   } catch (err) {
     if (err instanceof LegacyFileError) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'EACCES') {
+      throw new LegacyFileError(`legacy database ${file} cannot be reached by this process (permission denied on a folder of its path)`);
+    }
     throw new LegacyFileError(`legacy database ${file} does not exist (check LEGACY_DB_PATH)`);
   }
   try {

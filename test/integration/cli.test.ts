@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -572,6 +572,31 @@ describe('luckygas-sync errors', () => {
     expect(r.stderr).toContain(`legacy database ${notSqlite} is not an SQLite file`);
     expect(r.ms).toBeLessThan(60_000);
   }, 120_000);
+
+  it('sync-once with LEGACY_DB_PATH naming a file this account may not read fails at once (exit 1), saying so', async () => {
+    // root reads every file: the command then runs as nobody, as a worker's service account would.
+    const user = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'luckygas-cli-unreadable-'));
+    chmodSync(folder, 0o755);
+    const file = path.join(folder, 'luckygas.db');
+    copyFileSync(legacyPath, file);
+    chmodSync(file, 0o000);
+    const hidden = path.join(folder, 'private');
+    mkdirSync(hidden);
+    chmodSync(hidden, 0o000);
+    try {
+      let r = await cli(['sync-once', '--json'], { LEGACY_DB_PATH: file, TEMPORAL_TASK_QUEUE: queue('unreadable') }, { timeoutMs: 90_000, user });
+      expectExit(r, 1);
+      expect(r.stderr).toContain(`legacy database ${file} is not readable by this process`);
+      expect(r.ms).toBeLessThan(60_000);
+      // A folder it may not enter: not "does not exist", which would send someone looking elsewhere.
+      r = await cli(['sync-once', '--json'], { LEGACY_DB_PATH: path.join(hidden, 'luckygas.db'), TEMPORAL_TASK_QUEUE: queue('hidden') }, { timeoutMs: 90_000, user });
+      expectExit(r, 1);
+      expect(r.stderr).toMatch(/legacy database .*private\/luckygas\.db cannot be reached by this process \(permission denied/);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  }, 200_000);
 
   const badUrlCommands = ['sync-once', 'status', 'held-back list', 'health', 'backfill'];
   const badUrl = concurrently(badUrlCommands, (command) =>

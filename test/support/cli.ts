@@ -30,6 +30,8 @@ export interface CliOptions {
   /** Killed after this long (SIGTERM, then SIGKILL 5 s later); default 120 s. */
   timeoutMs?: number;
   cwd?: string;
+  /** Run as this user (and its group), e.g. to see what another account may not read. */
+  user?: { uid: number; gid: number };
 }
 
 /**
@@ -52,7 +54,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env: cliEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env: cliEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'], ...opts.user });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
