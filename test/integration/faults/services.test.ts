@@ -5,7 +5,7 @@ import { startPostgres, stopPostgres } from '../../../src/stack/postgres';
 import { startRedis, stopRedis } from '../../../src/stack/redis';
 import { startTemporal, stopTemporal } from '../../../src/stack/temporal';
 import { checkAfterFault } from '../../support/faultCheck';
-import { startHarness, type SyncHarness } from '../../support/syncHarness';
+import { count, startHarness, type SyncHarness } from '../../support/syncHarness';
 import { testStackSettings } from '../../support/testStack';
 
 /**
@@ -57,11 +57,17 @@ describe('Redis flushed between the steps of a batch', () => {
 describe('Redis, PostgreSQL and Temporal going away during a cycle', () => {
   let h: SyncHarness;
   const stack = testStackSettings();
-  const ROWS = 60 + 6 + 6000;
+  const DELIVERIES = 30_000;
+  const ROWS = 60 + 6 + DELIVERIES;
   const startOver = () => h.pool.query('TRUNCATE customers, drivers, orders, sync_row_state, sync_state, sync_batches, sync_journal CASCADE');
+  /** Waits until the cycle has written its first orders, and checks it had not finished: the fault lands mid-cycle. */
+  const midCycle = async () => {
+    for (let i = 0; i < 600 && (await count(h.pool, 'SELECT count(*) FROM orders')) === 0; i++) await sleep(50);
+    expect(await count(h.pool, 'SELECT count(*) FROM orders')).toBeLessThan(DELIVERIES);
+  };
   beforeAll(async () => {
     h = await startHarness();
-    generateLegacyDb({ path: h.legacyPath, seed: 32, clients: 60, drivers: 6, deliveries: 6000 });
+    generateLegacyDb({ path: h.legacyPath, seed: 32, clients: 60, drivers: 6, deliveries: DELIVERIES });
   });
   afterAll(async () => {
     await startRedis(stack);
@@ -73,7 +79,7 @@ describe('Redis, PostgreSQL and Temporal going away during a cycle', () => {
   it('retries until Redis is back', async () => {
     const started = Date.now();
     const cycle = h.runCycle();
-    await sleep(1500);
+    await midCycle();
     await stopRedis(stack);
     await sleep(4000);
     await startRedis(stack);
@@ -86,7 +92,7 @@ describe('Redis, PostgreSQL and Temporal going away during a cycle', () => {
     const started = Date.now();
     const workflowId = `sync-cycle/test/temporal-restart-${Date.now()}`;
     await h.client.workflow.start('SyncCycleWorkflow', { taskQueue: h.env.TEMPORAL_TASK_QUEUE, workflowId, args: [{}] });
-    await sleep(1500);
+    await midCycle();
     await stopTemporal(stack);
     await sleep(2000);
     await startTemporal(stack);
@@ -106,7 +112,7 @@ describe('Redis, PostgreSQL and Temporal going away during a cycle', () => {
     await startOver();
     const started = Date.now();
     const cycle = h.runCycle();
-    await sleep(1500);
+    await midCycle();
     stopPostgres(stack);
     await sleep(4000);
     startPostgres(stack);
