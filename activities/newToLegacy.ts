@@ -15,11 +15,12 @@ import { writeDeliveries, type LegacyWrite } from '../src/sync/legacyWriter';
 import type { ActivityDeps } from './deps';
 
 /**
- * New → legacy for deliveries, with the same steps as the other direction: fetch (the
- * orders outbox) → convert (UTF-8 → CP950) → reconcile (conflicts with legacy edits) →
- * upsert (the legacy file, then PostgreSQL's bookkeeping). The upsert is idempotent: the
- * legacy write is logged in the file under its batch key, the PostgreSQL side under the
- * same key, so a retry after a crash between the two never writes a second legacy row.
+ * New → legacy for deliveries, in two activities like the other direction: fetch (the
+ * orders outbox, parked in Redis) → write back: convert (UTF-8 → CP950), reconcile
+ * (conflicts with legacy edits), then the legacy file and PostgreSQL's bookkeeping. The
+ * write is idempotent: the legacy write is logged in the file under its batch key, the
+ * PostgreSQL side under the same key, so a retry after a crash between the two never writes
+ * a second legacy row.
  */
 
 const DIRECTION = 'new-to-legacy';
@@ -29,20 +30,20 @@ interface OrderRow extends OrderForLegacy {
   new_values: NewValues;
 }
 
-interface FetchedClaim {
+export interface FetchedClaim {
   outboxIds: number[];
   orders: OrderRow[];
   /** Orders gone from PostgreSQL (hard-deleted). */
   gone: number[];
 }
 
-interface PlannedWrite extends LegacyWrite {
+export interface PlannedWrite extends LegacyWrite {
   orderUpdatedAt: string;
   /** Merged conflict outcome: the order takes these values too. */
   mergedValues?: NewValues;
 }
 
-interface WritePlan {
+export interface WritePlan {
   outboxIds: number[];
   writes: PlannedWrite[];
   held: HeldRow[];
@@ -105,7 +106,12 @@ async function updateOrders(client: PoolClient, rows: Record<string, unknown>[],
   );
 }
 
-export function createNewToLegacyActivities(deps: ActivityDeps) {
+/**
+ * convert → reconcile of a fetched outbox batch: orders → legacy column values (text CP950
+ * cannot hold, or a parent legacy lacks, holds the order back), then conflicts with legacy
+ * edits made since the delivery's last sync, resolved by the configured rule.
+ */
+export function createWriteBackPlanner(deps: ActivityDeps): (f: FetchedClaim) => Promise<WritePlan> {
   const held = (o: { id: number }, kind: HeldRow['reasonKind'], reason: string, raw: Record<string, unknown>): HeldRow => ({
     legacyId: o.id,
     hash: '',
@@ -113,6 +119,104 @@ export function createNewToLegacyActivities(deps: ActivityDeps) {
     reason,
     raw: raw as HeldRow['raw'],
   });
+
+  const convert = (f: FetchedClaim): FetchedClaim & { writes: PlannedWrite[]; held: HeldRow[] } => {
+    const writes: PlannedWrite[] = [];
+    const heldRows: HeldRow[] = f.gone.map((id) => held({ id }, 'rule', 'order deleted in the new system: deletions are not written back to legacy', { id }));
+    for (const o of f.orders) {
+      if (o.deleted_at) {
+        heldRows.push(held(o, 'rule', 'order deleted in the new system: deletions are not written back to legacy', { id: o.id, legacy_id: o.legacy_id }));
+        continue;
+      }
+      try {
+        writes.push({ orderId: o.id, legacyId: o.legacy_id, values: orderToLegacy(o, deps.eudc), orderUpdatedAt: o.updated_at });
+      } catch (err) {
+        if (!(err instanceof RuleError)) throw err;
+        const kind = /has no legacy/.test(err.message) ? 'missing_parent' : 'encode';
+        heldRows.push(held(o, kind, err.message, { ...o.new_values, id: o.id, legacy_id: o.legacy_id } as Record<string, unknown>));
+      }
+    }
+    return { ...f, writes, held: heldRows };
+  };
+
+  const reconcile = async (c: FetchedClaim & { writes: PlannedWrite[]; held: HeldRow[] }): Promise<WritePlan> => {
+    const cfg = tableConfig(deps.config, TABLE);
+    const orderById = new Map(c.orders.map((o) => [o.id, o]));
+    const legacyIds = c.writes.map((w) => w.legacyId).filter((id): id is number => id !== null);
+    let legacyRows: Map<number, RawRow>;
+    try {
+      legacyRows = new Map(deps.legacy.read((db) => readByIds(db, deliveries, legacyIds)).map((r) => [r.id, r]));
+    } catch (err) {
+      nonRetryable(err);
+    }
+    const states = await deps.pool.query<{ legacy_id: number; content_hash: string }>(
+      `SELECT legacy_id, content_hash FROM sync_row_state WHERE table_name = $1 AND legacy_id = ANY($2::int[])`,
+      [TABLE, legacyIds],
+    );
+    const hashOf = new Map(states.rows.map((s) => [s.legacy_id, s.content_hash]));
+    const parents = await deps.pool.query<{ kind: string; id: number; legacy_id: number }>(
+      `SELECT 'c' AS kind, id, legacy_id FROM customers WHERE legacy_id = ANY($1::int[])
+       UNION ALL SELECT 'd', id, legacy_id FROM drivers WHERE legacy_id = ANY($2::int[])`,
+      [[...legacyRows.values()].map((r) => Number(r.cols.client_id)), [...legacyRows.values()].map((r) => Number(r.cols.driver_id))],
+    );
+    const newIdOf = (kind: string, legacyId: unknown) => parents.rows.find((p) => p.kind === kind && p.legacy_id === Number(legacyId))?.id ?? null;
+
+    const plan: WritePlan = { outboxIds: c.outboxIds, writes: [], held: c.held, conflicts: [], legacyWins: [], unchanged: [], read: c.orders.length + c.gone.length };
+    for (const w of c.writes) {
+      const order = orderById.get(w.orderId)!;
+      const current = w.legacyId === null ? undefined : legacyRows.get(w.legacyId);
+      if (w.legacyId !== null && !current) {
+        plan.held.push(held(order, 'rule', `legacy delivery ${w.legacyId} is gone: the order is not written back`, { id: order.id, legacy_id: w.legacyId }));
+        continue;
+      }
+      if (!current) {
+        plan.writes.push(w);
+        continue;
+      }
+      const currentHash = contentHash(current);
+      // Nothing to write when legacy already holds these values (e.g. the change came from legacy).
+      if (contentHash({ id: current.id, cols: { ...current.cols, ...w.values } as RawRow['cols'] }) === currentHash) {
+        plan.unchanged.push(w.orderId);
+        continue;
+      }
+      if (hashOf.get(current.id) === currentHash) {
+        plan.writes.push(w);
+        continue;
+      }
+      // Legacy changed too since the last sync of this delivery: a conflict.
+      const legacy = convertRow(current, deliveries, cfg.textColumns, deps.eudc);
+      const legacyValues: NewValues | null = legacy.ok
+        ? { ...legacy.row.values, customer_id: newIdOf('c', current.cols.client_id), driver_id: newIdOf('d', current.cols.driver_id) }
+        : null;
+      const resolved = legacyValues
+        ? resolveConflict(legacyValues, order.new_values, { rule: cfg.conflictResolution, mergeRules: cfg.mergeRules, tieBreaker: cfg.tieBreaker })
+        : { outcome: 'new' as const, values: order.new_values };
+      plan.conflicts.push({
+        legacyId: current.id,
+        newId: order.id,
+        rule: cfg.conflictResolution,
+        outcome: resolved.outcome,
+        legacyVersion: legacyValues ?? (rawImage(current) as NewValues),
+        newVersion: order.new_values,
+        resolved: resolved.values,
+      });
+      if (resolved.outcome === 'legacy') {
+        plan.legacyWins.push({ orderId: order.id, legacyId: current.id, hash: currentHash, values: resolved.values });
+      } else if (resolved.outcome === 'new') {
+        plan.writes.push(w);
+      } else {
+        const merged = withValues(order, resolved.values);
+        plan.writes.push({ ...w, values: orderToLegacy(merged, deps.eudc), orderUpdatedAt: String(resolved.values.updated_at), mergedValues: resolved.values });
+      }
+    }
+    return plan;
+  };
+
+  return async (f) => reconcile(convert(f));
+}
+
+export function createNewToLegacyActivities(deps: ActivityDeps) {
+  const planWriteBack = createWriteBackPlanner(deps);
 
   return {
     /** Unprocessed outbox entries, oldest first; an order changed several times is read once, as it is now. */
@@ -138,109 +242,11 @@ export function createNewToLegacyActivities(deps: ActivityDeps) {
       return { count: entries.rows.length };
     },
 
-    /** Orders → legacy column values; text CP950 cannot hold, or a parent legacy lacks, holds the order back. */
-    async convertOrders(input: { batchKey: string }): Promise<{ converted: number; held: number }> {
-      const f = await deps.claims.get<FetchedClaim>(`${input.batchKey}:outbox`).catch(nonRetryable);
-      const writes: PlannedWrite[] = [];
-      const heldRows: HeldRow[] = f.gone.map((id) => held({ id }, 'rule', 'order deleted in the new system: deletions are not written back to legacy', { id }));
-      for (const o of f.orders) {
-        if (o.deleted_at) {
-          heldRows.push(held(o, 'rule', 'order deleted in the new system: deletions are not written back to legacy', { id: o.id, legacy_id: o.legacy_id }));
-          continue;
-        }
-        try {
-          writes.push({ orderId: o.id, legacyId: o.legacy_id, values: orderToLegacy(o, deps.eudc), orderUpdatedAt: o.updated_at });
-        } catch (err) {
-          if (!(err instanceof RuleError)) throw err;
-          const kind = /has no legacy/.test(err.message) ? 'missing_parent' : 'encode';
-          heldRows.push(held(o, kind, err.message, { ...o.new_values, id: o.id, legacy_id: o.legacy_id } as Record<string, unknown>));
-        }
-      }
-      await deps.claims.put(`${input.batchKey}:converted`, { ...f, writes, held: heldRows });
-      return { converted: writes.length, held: heldRows.length };
-    },
-
-    /** Conflicts with legacy edits made since the delivery's last sync, resolved by the configured rule. */
-    async reconcileOrders(input: { batchKey: string }): Promise<{ writes: number; conflicts: number; unchanged: number }> {
-      const cfg = tableConfig(deps.config, TABLE);
-      const c = await deps.claims.get<FetchedClaim & { writes: PlannedWrite[]; held: HeldRow[] }>(`${input.batchKey}:converted`).catch(nonRetryable);
-      const orderById = new Map(c.orders.map((o) => [o.id, o]));
-      const legacyIds = c.writes.map((w) => w.legacyId).filter((id): id is number => id !== null);
-      let legacyRows: Map<number, RawRow>;
-      try {
-        legacyRows = new Map(deps.legacy.read((db) => readByIds(db, deliveries, legacyIds)).map((r) => [r.id, r]));
-      } catch (err) {
-        nonRetryable(err);
-      }
-      const states = await deps.pool.query<{ legacy_id: number; content_hash: string }>(
-        `SELECT legacy_id, content_hash FROM sync_row_state WHERE table_name = $1 AND legacy_id = ANY($2::int[])`,
-        [TABLE, legacyIds],
-      );
-      const hashOf = new Map(states.rows.map((s) => [s.legacy_id, s.content_hash]));
-      const parents = await deps.pool.query<{ kind: string; id: number; legacy_id: number }>(
-        `SELECT 'c' AS kind, id, legacy_id FROM customers WHERE legacy_id = ANY($1::int[])
-         UNION ALL SELECT 'd', id, legacy_id FROM drivers WHERE legacy_id = ANY($2::int[])`,
-        [[...legacyRows.values()].map((r) => Number(r.cols.client_id)), [...legacyRows.values()].map((r) => Number(r.cols.driver_id))],
-      );
-      const newIdOf = (kind: string, legacyId: unknown) => parents.rows.find((p) => p.kind === kind && p.legacy_id === Number(legacyId))?.id ?? null;
-
-      const plan: WritePlan = { outboxIds: c.outboxIds, writes: [], held: c.held, conflicts: [], legacyWins: [], unchanged: [], read: c.orders.length + c.gone.length };
-      for (const w of c.writes) {
-        const order = orderById.get(w.orderId)!;
-        const current = w.legacyId === null ? undefined : legacyRows.get(w.legacyId);
-        if (w.legacyId !== null && !current) {
-          plan.held.push(held(order, 'rule', `legacy delivery ${w.legacyId} is gone: the order is not written back`, { id: order.id, legacy_id: w.legacyId }));
-          continue;
-        }
-        if (!current) {
-          plan.writes.push(w);
-          continue;
-        }
-        const currentHash = contentHash(current);
-        // Nothing to write when legacy already holds these values (e.g. the change came from legacy).
-        if (contentHash({ id: current.id, cols: { ...current.cols, ...w.values } as RawRow['cols'] }) === currentHash) {
-          plan.unchanged.push(w.orderId);
-          continue;
-        }
-        if (hashOf.get(current.id) === currentHash) {
-          plan.writes.push(w);
-          continue;
-        }
-        // Legacy changed too since the last sync of this delivery: a conflict.
-        const legacy = convertRow(current, deliveries, cfg.textColumns, deps.eudc);
-        const legacyValues: NewValues | null = legacy.ok
-          ? { ...legacy.row.values, customer_id: newIdOf('c', current.cols.client_id), driver_id: newIdOf('d', current.cols.driver_id) }
-          : null;
-        const resolved = legacyValues
-          ? resolveConflict(legacyValues, order.new_values, { rule: cfg.conflictResolution, mergeRules: cfg.mergeRules, tieBreaker: cfg.tieBreaker })
-          : { outcome: 'new' as const, values: order.new_values };
-        plan.conflicts.push({
-          legacyId: current.id,
-          newId: order.id,
-          rule: cfg.conflictResolution,
-          outcome: resolved.outcome,
-          legacyVersion: legacyValues ?? (rawImage(current) as NewValues),
-          newVersion: order.new_values,
-          resolved: resolved.values,
-        });
-        if (resolved.outcome === 'legacy') {
-          plan.legacyWins.push({ orderId: order.id, legacyId: current.id, hash: currentHash, values: resolved.values });
-        } else if (resolved.outcome === 'new') {
-          plan.writes.push(w);
-        } else {
-          const merged = withValues(order, resolved.values);
-          plan.writes.push({ ...w, values: orderToLegacy(merged, deps.eudc), orderUpdatedAt: String(resolved.values.updated_at), mergedValues: resolved.values });
-        }
-      }
-      await deps.claims.put(`${input.batchKey}:plan`, plan);
-      return { writes: plan.writes.length, conflicts: plan.conflicts.length, unchanged: plan.unchanged.length };
-    },
-
-    /** The legacy write (short transaction, logged under the batch key), then PostgreSQL's record of it. */
+    /** convert → reconcile, the legacy write (short transaction, logged under the batch key), then PostgreSQL's record of it. */
     async writeBackBatch(input: { batchKey: string; runId: string }): Promise<BatchResult> {
       const prior = await deps.pool.query<{ result: BatchResult }>(`SELECT result FROM sync_batches WHERE batch_key = $1`, [input.batchKey]);
       if (prior.rows[0]) return { ...prior.rows[0].result, replayed: true };
-      const plan = await deps.claims.get<WritePlan>(`${input.batchKey}:plan`).catch(nonRetryable);
+      const plan = await planWriteBack(await deps.claims.get<FetchedClaim>(`${input.batchKey}:outbox`).catch(nonRetryable));
 
       let written: ReturnType<typeof writeDeliveries> = [];
       if (plan.writes.length > 0) {
@@ -319,7 +325,7 @@ export function createNewToLegacyActivities(deps: ActivityDeps) {
         await finishBatch(client, ctx, TABLE, res);
         return res;
       });
-      await deps.claims.drop(`${input.batchKey}:outbox`, `${input.batchKey}:converted`, `${input.batchKey}:plan`).catch(() => {});
+      await deps.claims.drop(`${input.batchKey}:outbox`).catch(() => {});
       deps.log.child({ table: TABLE, direction: DIRECTION, batch: input.batchKey }).info({ ...result, cursor: undefined }, 'write-back batch applied');
       return result;
     },

@@ -5,9 +5,9 @@ import { batchSteps, bookkeeping } from './activities';
 import { recordedRun } from './recordedRun';
 
 /**
- * New → legacy for deliveries: drains the orders outbox batch by batch, fetch → convert →
- * reconcile → upsert, like the other direction. Each upsert writes the legacy file in one
- * short transaction; no lock is held between activities.
+ * New → legacy for deliveries: drains the orders outbox batch by batch, fetch → write back
+ * (convert, reconcile, write), like the other direction. Each write-back writes the legacy file
+ * in one short transaction; no lock is held between activities.
  */
 
 export interface WriteBackInput {
@@ -41,8 +41,6 @@ async function writeBackBatch(batchKey: string, runId: string, batchSize: number
     try {
       const fetched = await batchSteps.fetchOutbox({ batchKey, batchSize });
       if (fetched.count === 0) return 0;
-      await batchSteps.convertOrders({ batchKey });
-      await batchSteps.reconcileOrders({ batchKey });
       await batchSteps.writeBackBatch({ batchKey, runId });
       return fetched.count;
     } catch (err) {

@@ -6,6 +6,7 @@ import { loadEudcMap } from '../../src/encoding/eudc';
 import { encodeCp950 } from '../../src/encoding/cp950';
 import { writeDeliveries } from '../../src/sync/legacyWriter';
 import { createActivities } from '../../activities';
+import { createWriteBackPlanner, type FetchedClaim } from '../../activities/newToLegacy';
 import type { BatchResult } from '../../src/sync/applyToNew';
 import { configWith, count, startHarness, type SyncHarness } from '../support/syncHarness';
 
@@ -155,10 +156,8 @@ describe('new → legacy write-back for deliveries', () => {
     const env = new MockActivityEnvironment();
     const batchKey = `crash-test#0`;
     await env.run(acts.fetchOutbox, { batchKey, batchSize: 100 });
-    await env.run(acts.convertOrders, { batchKey });
-    await env.run(acts.reconcileOrders, { batchKey });
     // The first attempt wrote legacy, then died before PostgreSQL committed.
-    const plan = await h.sync.deps.claims.get<{ writes: Parameters<typeof writeDeliveries>[2] }>(`${batchKey}:plan`);
+    const plan = await createWriteBackPlanner(h.sync.deps)(await h.sync.deps.claims.get<FetchedClaim>(`${batchKey}:outbox`));
     const db = new Database(h.legacyPath);
     const first = writeDeliveries(db, batchKey, plan.writes);
     db.close();
