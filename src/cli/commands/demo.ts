@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadEnv } from '../../config/env';
+import { redactUrl } from '../../db/configErrors';
 import { generateLegacyDb } from '../../fixtures/legacyFixture';
 import { stackSettingsFromEnv } from '../../stack/settings';
 import { stackUp } from '../../stack/stack';
@@ -44,7 +45,7 @@ export function registerDemoCommand(program: Command): void {
         process.stdout.write(
           `\nTemporal Web UI: ${env.TEMPORAL_UI_URL ?? '(external Temporal)'}\n` +
             (env.TEMPORAL_UI_URL ? `This cycle:      ${webUiLink(env, workflowId)}\n` : '') +
-            `PostgreSQL:      ${env.DATABASE_URL}\nLegacy file:     ${env.LEGACY_DB_PATH}\n` +
+            `PostgreSQL:      ${redactUrl(env.DATABASE_URL)}\nLegacy file:     ${env.LEGACY_DB_PATH}\n` +
             `Next: luckygas-sync worker (keeps the schedule running), luckygas-sync status, luckygas-sync stack down\n`,
         );
       }),
