@@ -1,14 +1,11 @@
-import { generateLegacyDb } from '../../src/fixtures/legacyFixture';
-import { startHarness, type SyncHarness } from '../support/syncHarness';
-import { processQueue, spawnWorker, stopWorker } from '../support/workerProcess';
+import type { SyncHarness } from '../support/syncHarness';
+import { processQueue, spawnWorker, startBackfillHarness, stopWorker } from '../support/workerProcess';
 
 /** Two worker processes on one task queue share the work (a killed worker: faults/processKills). */
 describe('workers in their own processes', () => {
   let h: SyncHarness;
   beforeAll(async () => {
-    h = await startHarness();
-    generateLegacyDb({ path: h.legacyPath, seed: 21, clients: 200, drivers: 10, deliveries: 40_000 });
-    await h.runCycle(['clients', 'drivers']);
+    h = await startBackfillHarness();
   });
   afterAll(async () => h?.close());
 

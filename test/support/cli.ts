@@ -50,23 +50,25 @@ export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
   return env;
 }
 
+/** The program started, with what it prints collected as it comes. */
+function spawnCli(args: string[], opts: Omit<CliOptions, 'timeoutMs'>) {
+  const started = Date.now();
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env: cliEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'], ...opts.user });
+  const out = { started, stdout: '', stderr: '', lastOutputMs: 0 };
+  for (const stream of ['stdout', 'stderr'] as const) {
+    child[stream].setEncoding('utf8').on('data', (d: string) => {
+      out[stream] += d;
+      out.lastOutputMs = Date.now() - started;
+    });
+  }
+  return { child, out };
+}
+
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
-  const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env: cliEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'], ...opts.user });
-    let stdout = '';
-    let stderr = '';
+    const { child, out } = spawnCli(args, opts);
     let timedOut = false;
-    let lastOutputMs = 0;
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      lastOutputMs = Date.now() - started;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-      lastOutputMs = Date.now() - started;
-    });
     let killer: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -81,7 +83,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       clearTimeout(killer);
-      resolve({ args, code, signal, stdout, stderr, ms: Date.now() - started, lastOutputMs, timedOut, limitMs: timeoutMs });
+      resolve({ args, code, signal, stdout: out.stdout, stderr: out.stderr, ms: Date.now() - out.started, lastOutputMs: out.lastOutputMs, timedOut, limitMs: timeoutMs });
     });
   });
 }
@@ -97,32 +99,20 @@ export interface RunningCli {
 }
 
 export function startCli(args: string[], opts: Omit<CliOptions, 'timeoutMs'> = {}): RunningCli {
-  const started = Date.now();
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env: cliEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  let lastOutputMs = 0;
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-    lastOutputMs = Date.now() - started;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-    lastOutputMs = Date.now() - started;
-  });
+  const { child, out } = spawnCli(args, opts);
   const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   let done = false;
   void ended.then(() => (done = true));
   return {
     pid: child.pid!,
-    output: () => ({ stdout, stderr }),
+    output: () => ({ stdout: out.stdout, stderr: out.stderr }),
     async waitFor(pattern, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const m = stdout.match(pattern) ?? stderr.match(pattern);
+        const m = out.stdout.match(pattern) ?? out.stderr.match(pattern);
         if (m) return m;
-        if (done) throw new Error(`luckygas-sync ${args.join(' ')} ended before printing ${pattern}:\n${tail(stdout)}\n--- stderr:\n${tail(stderr)}`);
-        if (Date.now() > deadline) throw new Error(`luckygas-sync ${args.join(' ')} did not print ${pattern} within ${timeoutMs} ms:\n${tail(stderr)}`);
+        if (done) throw new Error(`luckygas-sync ${args.join(' ')} ended before printing ${pattern}:\n${tail(out.stdout)}\n--- stderr:\n${tail(out.stderr)}`);
+        if (Date.now() > deadline) throw new Error(`luckygas-sync ${args.join(' ')} did not print ${pattern} within ${timeoutMs} ms:\n${tail(out.stderr)}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     },
@@ -135,7 +125,7 @@ export function startCli(args: string[], opts: Omit<CliOptions, 'timeoutMs'> = {
       }, graceMs);
       const { code, signal: sig } = await ended;
       clearTimeout(killer);
-      return { args, code, signal: sig, stdout, stderr, ms: Date.now() - started, lastOutputMs, timedOut, limitMs: graceMs };
+      return { args, code, signal: sig, stdout: out.stdout, stderr: out.stderr, ms: Date.now() - out.started, lastOutputMs: out.lastOutputMs, timedOut, limitMs: graceMs };
     },
   };
 }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import type { SyncHarness } from './syncHarness';
+import { generateLegacyDb } from '../../src/fixtures/legacyFixture';
+import { startHarness, type SyncHarness } from './syncHarness';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -30,4 +31,12 @@ export async function stopWorker(worker: ChildProcess, signal: NodeJS.Signals = 
   const exited = new Promise((r) => worker.once('exit', r));
   worker.kill(signal);
   await exited;
+}
+
+/** A harness with 40,000 deliveries waiting for a backfill, their clients and drivers already synced. */
+export async function startBackfillHarness(): Promise<SyncHarness> {
+  const h = await startHarness();
+  generateLegacyDb({ path: h.legacyPath, seed: 21, clients: 200, drivers: 10, deliveries: 40_000 });
+  await h.runCycle(['clients', 'drivers']);
+  return h;
 }

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { generateLegacyDb } from '../../../src/fixtures/legacyFixture';
 import { checkAfterFault } from '../../support/faultCheck';
 import { count, startHarness, type SyncHarness } from '../../support/syncHarness';
-import { processQueue, spawnWorker, stopWorker } from '../../support/workerProcess';
+import { processQueue, spawnWorker, startBackfillHarness, stopWorker } from '../../support/workerProcess';
 
 /**
  * The worker process killed without warning (SIGKILL) in the middle of its work, then started
@@ -22,9 +22,7 @@ async function waitFor(what: string, probe: () => Promise<boolean>, seconds = 12
 describe('worker killed mid-backfill', () => {
   let h: SyncHarness;
   beforeAll(async () => {
-    h = await startHarness();
-    generateLegacyDb({ path: h.legacyPath, seed: 21, clients: 200, drivers: 10, deliveries: 40_000 });
-    await h.runCycle(['clients', 'drivers']);
+    h = await startBackfillHarness();
   });
   afterAll(async () => h?.close());
 
