@@ -20,6 +20,8 @@ const envSchema = z
   TEMPORAL_ADDRESS: z.string().min(1),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('luckygas-sync'),
+  /** Every activity that opens the legacy file runs here, served by the legacy agent (worker --role legacy). */
+  TEMPORAL_LEGACY_TASK_QUEUE: z.string().min(1).default('luckygas-legacy'),
   TEMPORAL_UI_URL: z.string().optional(),
   SYNC_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(1440).default(5),
   SYNC_CRON: z.string().optional(),
