@@ -6,8 +6,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { ScheduleOverlapPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
-import type { RunSummary } from '../activities/legacyToNew';
-import type { CycleSummary } from '../workflows/syncCycle';
+import type { CycleSummary, RunSummary } from '../src/shared';
+import { BackfillWorkflow, SyncCycleWorkflow } from '../workflows';
 import { loadEnv, type AppEnv } from '../src/config/env';
 import { decodeCp950 } from '../src/encoding/cp950';
 import { loadEudcMap } from '../src/encoding/eudc';
@@ -16,6 +16,7 @@ import { PROJECT_ROOT } from '../src/paths';
 import { stackSettingsFromEnv } from '../src/stack/settings';
 import { stackUp } from '../src/stack/stack';
 import { connectClient } from '../src/temporal/connection';
+import { targetOf } from '../src/temporal/target';
 import { createEmptyDatabase, createSyncDatabase, dropDatabase, recreateDatabase } from './db';
 import { breakdown, type Breakdown } from './history';
 import { CpuTracker, machineInfo, mb, median, percentile, postmasterPid, round, type CpuGroup, type MachineInfo, type StackProcesses } from './measure';
@@ -164,6 +165,8 @@ interface SyncSetup {
   dbName: string;
   dbUrl: string;
   taskQueue: string;
+  /** Starts the setup's work for its own legacy file, database and legacy task queue. */
+  client: Client;
   worker: BenchWorker;
   stop(): Promise<void>;
 }
@@ -174,25 +177,26 @@ async function startSync(ctx: Ctx, label: string, legacyPath: string): Promise<S
   const undoDb = ctx.opts.keep ? () => {} : ctx.cleanup.add(`drop ${dbName}`, () => dropDatabase(ctx.env.DATABASE_URL, dbName));
   const taskQueue = `bench-${ctx.stamp}-${label}`;
   log(`database ${dbName}; starting the worker on task queue ${taskQueue}`);
-  const worker = await BenchWorker.start(
-    {
-      LEGACY_DB_PATH: legacyPath,
-      DATABASE_URL: dbUrl,
-      REDIS_URL: ctx.env.REDIS_URL,
-      TEMPORAL_ADDRESS: ctx.env.TEMPORAL_ADDRESS,
-      TEMPORAL_NAMESPACE: ctx.env.TEMPORAL_NAMESPACE,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-    },
-    ctx.dir,
-    ctx.client,
-    label,
-  );
+  const workerEnv = {
+    LEGACY_DB_PATH: legacyPath,
+    DATABASE_URL: dbUrl,
+    REDIS_URL: ctx.env.REDIS_URL,
+    TEMPORAL_ADDRESS: ctx.env.TEMPORAL_ADDRESS,
+    TEMPORAL_NAMESPACE: ctx.env.TEMPORAL_NAMESPACE,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    TEMPORAL_LEGACY_TASK_QUEUE: `${taskQueue}-legacy`,
+  };
+  const worker = await BenchWorker.start(workerEnv, ctx.dir, ctx.client, label);
   const undoWorker = ctx.cleanup.add(`stop worker ${label}`, () => worker.stop());
+  const setupEnv = { ...ctx.env, ...workerEnv };
+  const client = await connectClient(setupEnv, targetOf(setupEnv, 'all'));
+  ctx.cleanup.add(`close client ${label}`, () => client.connection.close());
   log(`worker pid ${worker.pid} polls (RSS ${mb(worker.sampler.last)} MB)`);
   return {
     dbName,
     dbUrl,
     taskQueue,
+    client,
     worker,
     async stop() {
       await worker.stop();
@@ -205,7 +209,7 @@ async function startSync(ctx: Ctx, label: string, legacyPath: string): Promise<S
   };
 }
 
-async function followBackfill(handle: WorkflowHandle, table: string, total: number): Promise<RunSummary> {
+async function followBackfill(handle: WorkflowHandle<typeof BackfillWorkflow>, table: string, total: number): Promise<RunSummary> {
   const t0 = Date.now();
   const timer = setInterval(async () => {
     try {
@@ -217,7 +221,7 @@ async function followBackfill(handle: WorkflowHandle, table: string, total: numb
     }
   }, 15_000);
   try {
-    return (await handle.result()) as RunSummary;
+    return await handle.result();
   } finally {
     clearInterval(timer);
   }
@@ -237,7 +241,7 @@ async function backfill(ctx: Ctx, sync: SyncSetup, legacy: LegacyFile, label: st
     const workflowId = `backfill/${table}/bench-${ctx.stamp}-${label}`;
     const ts = process.hrtime.bigint();
     log(`backfill ${table}: ${legacy.counts[table]} rows (${workflowId})`);
-    const handle = await ctx.client.workflow.start('BackfillWorkflow', { taskQueue: sync.taskQueue, workflowId, args: [{ table }] });
+    const handle = await sync.client.workflow.start(BackfillWorkflow, { taskQueue: sync.taskQueue, workflowId, args: [{ table }] });
     const undo = ctx.cleanup.add(`terminate ${workflowId}`, () => handle.terminate('bench cleanup').catch(() => {}));
     const r = await worker.guard(followBackfill(handle, table, legacy.counts[table]));
     undo();
@@ -365,8 +369,8 @@ async function runCycle(ctx: Ctx, sync: SyncSetup, label: string): Promise<Cycle
   const workflowId = `bench-cycle/${ctx.stamp}/${label}`;
   const t0 = process.hrtime.bigint();
   const summary = (await sync.worker.guard(
-    ctx.client.workflow.execute('SyncCycleWorkflow', { taskQueue: sync.taskQueue, workflowId, args: [{}] }),
-  )) as CycleSummary;
+    sync.client.workflow.execute(SyncCycleWorkflow, { taskQueue: sync.taskQueue, workflowId, args: [{}] }),
+  ));
   return { workflowId, ms: round(Number(process.hrtime.bigint() - t0) / 1e6), summary };
 }
 
@@ -471,10 +475,10 @@ async function lag(ctx: Ctx, sync: SyncSetup, legacy: LegacyFile, edited: Set<nu
   const interval = ctx.opts.intervalSeconds;
   const scheduleId = `bench-lag-${ctx.stamp}`;
   log(`schedule ${scheduleId}: a cycle every ${interval} s`);
-  const schedule = await ctx.client.schedule.create({
+  const schedule = await sync.client.schedule.create({
     scheduleId,
     spec: { intervals: [{ every: `${interval} seconds` }] },
-    action: { type: 'startWorkflow', workflowType: 'SyncCycleWorkflow', workflowId: `bench-scheduled/${ctx.stamp}`, taskQueue: sync.taskQueue, args: [{}] },
+    action: { type: 'startWorkflow', workflowType: SyncCycleWorkflow, workflowId: `bench-scheduled/${ctx.stamp}`, taskQueue: sync.taskQueue, args: [{}] },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
   });
   const undo = ctx.cleanup.add(`delete schedule ${scheduleId}`, () => schedule.delete());

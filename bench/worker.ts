@@ -18,6 +18,7 @@ export interface WorkerEnv {
   TEMPORAL_ADDRESS: string;
   TEMPORAL_NAMESPACE: string;
   TEMPORAL_TASK_QUEUE: string;
+  TEMPORAL_LEGACY_TASK_QUEUE: string;
 }
 
 export class BenchWorker {

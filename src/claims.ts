@@ -1,18 +1,21 @@
-import { deserialize, serialize } from 'node:v8';
 import type Redis from 'ioredis';
+import { Packr } from 'msgpackr';
 
 /**
- * Claim-check between activities: a batch's rows wait in Redis under a key with a TTL, and
- * only the key travels through workflow history. Redis is disposable: a missing claim is
- * not an error of the data, the workflow fetches the batch again.
+ * The claim-check between activities, and between the two roles: a batch waits in Redis
+ * under a key with a TTL, and only the key travels through workflow history. MessagePack
+ * keeps bytes as bytes (legacy text is raw CP950) at a fraction of JSON's size. Redis is
+ * disposable: a missing claim is not an error of the data, the workflow reads the batch again.
  */
 
 export class ClaimMissingError extends Error {
   constructor(key: string) {
-    super(`claim ${key} is gone from Redis (expired or flushed): the batch will be fetched again`);
+    super(`claim ${key} is gone from Redis (expired or flushed): the batch will be read again`);
     this.name = 'ClaimMissing';
   }
 }
+
+const packr = new Packr({ useRecords: true, moreTypes: false });
 
 export class ClaimStore {
   constructor(
@@ -22,13 +25,13 @@ export class ClaimStore {
   ) {}
 
   async put(key: string, value: unknown): Promise<void> {
-    await this.redis.set(this.prefix + key, serialize(value), 'EX', this.ttlSeconds);
+    await this.redis.set(this.prefix + key, packr.pack(value), 'EX', this.ttlSeconds);
   }
 
   async get<T>(key: string): Promise<T> {
     const buf = await this.redis.getBuffer(this.prefix + key);
     if (!buf) throw new ClaimMissingError(key);
-    return deserialize(buf) as T;
+    return packr.unpack(buf) as T;
   }
 
   async drop(...keys: string[]): Promise<void> {

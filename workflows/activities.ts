@@ -1,26 +1,44 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import type { CoreActivities } from '../activities/core';
+import type { LegacyActivities } from '../activities/legacy';
+import { DEFAULT_LEGACY_QUEUE } from '../src/shared';
 
 /**
- * The activities as workflows see them. Each step of a batch is short and retried on any
- * transient failure (a busy legacy file, PostgreSQL or Redis away); a failure marked
- * non-retryable (bad configuration, no legacy file, a vanished claim) surfaces at once.
+ * The activities as workflows see them, typed once. Each step is short and retried on any
+ * transient failure (a busy legacy file, PostgreSQL or Redis away); a failure the activity
+ * marks non-retryable (bad configuration, no legacy file, a vanished claim, work for another
+ * target) surfaces at once.
  */
-export const batchSteps = proxyActivities<Activities>({
+
+const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20 } as const;
+
+/** A batch's steps on the core workers. */
+export const core = proxyActivities<CoreActivities>({
   startToCloseTimeout: '5 minutes',
   // A worker that dies mid-activity is noticed within this, and the activity retried elsewhere.
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20 },
+  retry,
 });
 
-export const bookkeeping = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20 },
-});
+/** Bookkeeping steps: short. */
+export const bookkeeping = proxyActivities<CoreActivities>({ startToCloseTimeout: '1 minute', retry });
 
-/** Long steps that walk many rows (a consistency chunk, a rollback page); they heartbeat. */
-export const longSteps = proxyActivities<Activities>({
+/** Steps that walk many rows (a consistency chunk, a rollback page); they heartbeat. */
+export const longSteps = proxyActivities<CoreActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
+  retry: { ...retry, maximumAttempts: 10 },
+});
+
+/**
+ * The legacy agent's steps, on its own task queue (the default name here; a client that
+ * configured another sends its runs there, see interceptors.ts). Without an agent polling,
+ * a step fails after ten minutes instead of waiting for ever.
+ */
+export const legacy = proxyActivities<LegacyActivities>({
+  taskQueue: DEFAULT_LEGACY_QUEUE,
+  scheduleToStartTimeout: '10 minutes',
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry,
 });

@@ -1,86 +1,34 @@
+import { ApplicationFailure, ContinueAsNew, continueAsNew, executeChild, ParentClosePolicy, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import {
-  ApplicationFailure,
-  ContinueAsNew,
-  continueAsNew,
-  defineQuery,
-  executeChild,
-  ParentClosePolicy,
-  setHandler,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { ChunkReport, ChunkResult, TableCounts } from '../activities/consistency';
-import type { RunSummary } from '../activities/legacyToNew';
+  checkProgressQuery,
+  ids,
+  type CheckReport,
+  type CheckState,
+  type ChunkReport,
+  type ConsistencyCheckInput,
+  type ConsistencyResult,
+  type TableCounts,
+  type TableReport,
+} from '../src/shared';
 import { rootMessage } from '../src/temporal/failures';
-import { SyncOutcome, SyncRows } from '../src/temporal/searchAttributes';
-import { TableSyncWorkflow } from './tableSync';
-import { bookkeeping, longSteps } from './activities';
+import { SyncRows } from '../src/temporal/searchAttributes';
+import { bookkeeping, legacy, longSteps } from './activities';
+import { recordedRun } from './runs';
+import { QueueSyncWorkflow } from './tableSync';
 
 /**
  * Compares legacy and PostgreSQL: per table the exact counts (more than 1 % apart is a
- * warning) and a row-level comparison in key-ordered chunks, one activity per chunk (only
- * counts and samples of keys come back). With `repair`, the differences are re-synced
- * through the normal pipeline (a `retry` table sync per table, parents first) and the check
- * runs again; both reports are returned and stored in sync_consistency_reports.
+ * warning) and a row-level comparison in key-ordered chunks: the legacy agent captures a
+ * chunk, a core worker compares it (only counts and samples of keys come back). With
+ * `repair`, the differences are re-synced through the normal pipeline (the repair queue, one
+ * run per table, parents first) and the check runs again; both reports are returned and
+ * stored in sync_consistency_reports. The check is a run, and its repairs runs under it.
  */
-
-export interface ConsistencyCheckInput {
-  tables?: string[];
-  repair?: boolean;
-  /** Legacy rows per chunk (default 5000). */
-  chunkSize?: number;
-  /** Carried over continue-as-new. */
-  resume?: CheckState;
-}
-
-export interface TableReport extends Omit<ChunkReport, 'repairQueued' | 'notRepaired' | 'notRepairedSample'> {
-  table: string;
-  newTable: string;
-  counts: TableCounts;
-  /** Sum of missing in new, missing in legacy and differing. */
-  differences: number;
-  chunks: number;
-  repair?: { queued: number; notRepaired: number; notRepairedSample: ChunkReport['notRepairedSample'] };
-}
-
-export interface CheckReport {
-  differences: number;
-  /** Tables whose counts are more than 1 % apart. */
-  countWarnings: string[];
-  tables: TableReport[];
-}
-
-export interface ConsistencyResult extends CheckReport {
-  checkId: string;
-  status: 'clean' | 'differences';
-  repair: boolean;
-  startedAt: string;
-  finishedAt: string;
-  /** With repair: the first check's report, and the table syncs that re-synced its differences. */
-  beforeRepair?: CheckReport;
-  repairRuns?: RunSummary[];
-}
-
-interface CheckState {
-  phase: 'check' | 'recheck';
-  tables: string[];
-  newTables: Record<string, string>;
-  chunkSize: number;
-  startedAt: string;
-  tableIndex: number;
-  afterId: number | null;
-  current: TableReport | null;
-  done: TableReport[];
-  beforeRepair?: CheckReport;
-  repairRuns?: RunSummary[];
-}
-
-export const consistencyProgressQuery = defineQuery<{ phase: string; table: string | null; chunks: number; tablesDone: number }>('progress');
-
 
 /** Chunks per workflow run before continuing as new (history stays small on millions of rows). */
 const CHUNKS_PER_RUN = 200;
 const SAMPLE = 20;
+const DEFAULT_CHUNK_SIZE = 5000;
 
 function emptyTable(table: string, newTable: string, counts: TableCounts): TableReport {
   return {
@@ -102,7 +50,7 @@ function emptyTable(table: string, newTable: string, counts: TableCounts): Table
   };
 }
 
-function merge(t: TableReport, c: ChunkResult, repair: boolean): void {
+function merge(t: TableReport, c: ChunkReport, repair: boolean): void {
   t.chunks++;
   t.legacyRows += c.legacyRows;
   t.newRows += c.newRows;
@@ -144,74 +92,86 @@ export async function ConsistencyCheckWorkflow(input: ConsistencyCheckInput = {}
   if (opts.resume) {
     state = opts.resume;
   } else {
-    const plan = await bookkeeping.beginConsistencyCheck({ checkId, tables: opts.tables, repair, chunkSize: opts.chunkSize });
-    state = { phase: 'check', tables: plan.tables, newTables: plan.newTables, chunkSize: plan.chunkSize, startedAt: plan.startedAt, tableIndex: 0, afterId: null, current: null, done: [] };
+    const chunkSize = Math.max(1, Math.min(opts.chunkSize ?? DEFAULT_CHUNK_SIZE, 50_000));
+    const plan = await bookkeeping.beginCheck({ checkId, tables: opts.tables, repair, chunkSize });
+    state = { phase: 'check', tables: plan.tables, newTables: plan.newTables, chunkSize, startedAt: plan.startedAt, tableIndex: 0, afterId: null, current: null, done: [] };
   }
-  setHandler(consistencyProgressQuery, () => ({
+  setHandler(checkProgressQuery, () => ({
     phase: state.phase,
     table: state.tables[state.tableIndex] ?? null,
     chunks: state.current?.chunks ?? 0,
     tablesDone: state.done.length,
+    tables: state.tables.length,
   }));
 
-  try {
-    let chunksThisRun = 0;
-    for (;;) {
-      // One pass over every table (the check, or the check after the repair).
-      while (state.tableIndex < state.tables.length) {
-        const table = state.tables[state.tableIndex];
-        if (!state.current) {
-          const counts = await bookkeeping.countConsistency({ table });
-          state.current = emptyTable(table, state.newTables[table] ?? '', counts);
-        }
-        if (chunksThisRun >= CHUNKS_PER_RUN) {
-          await continueAsNew<typeof ConsistencyCheckWorkflow>({ ...opts, resume: state });
-        }
-        const chunk = await longSteps.checkChunk({ checkId, table, afterId: state.afterId, chunkSize: state.chunkSize, repair: repair && state.phase === 'check' });
-        chunksThisRun++;
-        merge(state.current, chunk, repair && state.phase === 'check');
-        state.afterId = chunk.nextAfterId;
-        if (chunk.done) {
-          state.done.push(state.current);
-          state.current = null;
-          state.afterId = null;
-          state.tableIndex++;
-        }
+  let result: ConsistencyResult | undefined;
+  await recordedRun(
+    checkId,
+    async () => {
+      try {
+        result = await check(checkId, state, opts, repair);
+      } catch (err) {
+        if (!(err instanceof ContinueAsNew)) await bookkeeping.finishCheck({ checkId, status: 'failed', differences: 0, result: { error: rootMessage(err) } });
+        throw err;
       }
-      const report = summarise(state.done);
-      const queued = state.done.filter((t) => (t.repair?.queued ?? 0) > 0).map((t) => t.table);
-      if (state.phase === 'recheck' || !repair || queued.length === 0) {
-        if (repair && state.phase === 'check') {
-          state.beforeRepair = report;
-          state.repairRuns = [];
-        }
-        return await finish(checkId, state, report, repair);
+    },
+    () => (result!.differences === 0 ? 'consistent' : 'differences'),
+  );
+  upsertSearchAttributes([{ key: SyncRows, value: result!.differences }]);
+  return result!;
+}
+
+async function check(checkId: string, state: CheckState, opts: ConsistencyCheckInput, repair: boolean): Promise<ConsistencyResult> {
+  let chunksThisRun = 0;
+  for (;;) {
+    // One pass over every table (the check, or the check after the repair).
+    while (state.tableIndex < state.tables.length) {
+      const table = state.tables[state.tableIndex];
+      if (!state.current) {
+        const legacyRows = await legacy.countLegacy({ table });
+        state.current = emptyTable(table, state.newTables[table] ?? '', await bookkeeping.countNew({ table, legacy: legacyRows }));
       }
-      // Repair: the normal pipeline for exactly the queued rows, parents first, then check again.
-      state.beforeRepair = report;
-      state.repairRuns = [];
-      for (const table of state.tables.filter((t) => queued.includes(t))) {
-        state.repairRuns.push(
-          await executeChild(TableSyncWorkflow, {
-            workflowId: `consistency-repair/${table}/${checkId}`,
-            args: [{ table, direction: 'legacy-to-new', kind: 'retry', parentId: checkId }],
-            parentClosePolicy: ParentClosePolicy.TERMINATE,
-            staticSummary: `repair ${table} (consistency check)`,
-          }),
-        );
+      if (chunksThisRun >= CHUNKS_PER_RUN) await continueAsNew<typeof ConsistencyCheckWorkflow>({ ...opts, resume: state });
+      const batchKey = `${checkId}#${state.phase}#${table}#${state.current.chunks}`;
+      const captured = await legacy.captureCheckChunk({ table, batchKey, afterId: state.afterId, chunkSize: state.chunkSize });
+      const chunk = await longSteps.compareChunk({ checkId, table, batchKey, lower: state.afterId, upper: captured.done ? null : captured.lastId, repair: repair && state.phase === 'check' });
+      chunksThisRun++;
+      merge(state.current, chunk, repair && state.phase === 'check');
+      state.afterId = captured.lastId;
+      if (captured.done) {
+        state.done.push(state.current);
+        state.current = null;
+        state.afterId = null;
+        state.tableIndex++;
       }
-      state.phase = 'recheck';
-      state.tableIndex = 0;
-      state.afterId = null;
-      state.current = null;
-      state.done = [];
     }
-  } catch (err) {
-    if (!(err instanceof ContinueAsNew)) {
-      await bookkeeping.finishConsistencyCheck({ checkId, status: 'failed', differences: 0, result: null, repair, error: rootMessage(err) });
-      upsertSearchAttributes([{ key: SyncOutcome, value: 'failed' }]);
+    const report = summarise(state.done);
+    const queued = state.done.filter((t) => (t.repair?.queued ?? 0) > 0).map((t) => t.table);
+    if (state.phase === 'recheck' || !repair || queued.length === 0) {
+      if (repair && state.phase === 'check') {
+        state.beforeRepair = report;
+        state.repairRuns = [];
+      }
+      return finish(checkId, state, report, repair);
     }
-    throw err;
+    // Repair: the normal pipeline for exactly the queued rows, parents first, then check again.
+    state.beforeRepair = report;
+    state.repairRuns = [];
+    for (const table of state.tables.filter((t) => queued.includes(t))) {
+      state.repairRuns.push(
+        await executeChild(QueueSyncWorkflow, {
+          workflowId: ids.repair(table, checkId),
+          args: [{ table, queue: 'repair', parentId: checkId }],
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+          staticSummary: `repair ${table} (consistency check)`,
+        }),
+      );
+    }
+    state.phase = 'recheck';
+    state.tableIndex = 0;
+    state.afterId = null;
+    state.current = null;
+    state.done = [];
   }
 }
 
@@ -224,10 +184,6 @@ async function finish(checkId: string, state: CheckState, report: CheckReport, r
     ...report,
     ...(repair ? { beforeRepair: state.beforeRepair, repairRuns: state.repairRuns } : {}),
   };
-  const { finishedAt } = await bookkeeping.finishConsistencyCheck({ checkId, status: 'completed', differences: report.differences, result, repair });
-  upsertSearchAttributes([
-    { key: SyncRows, value: report.differences },
-    { key: SyncOutcome, value: report.differences === 0 ? 'consistent' : 'differences' },
-  ]);
+  const { finishedAt } = await bookkeeping.finishCheck({ checkId, status: 'completed', differences: report.differences, result });
   return { ...result, finishedAt };
 }

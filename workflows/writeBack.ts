@@ -1,51 +1,48 @@
-import { ActivityFailure, ApplicationFailure, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { RunSummary, TableSyncPlan } from '../activities/legacyToNew';
+import { ActivityFailure, ApplicationFailure, upsertSearchAttributes } from '@temporalio/workflow';
+import type { RunSummary, WriteBackInput } from '../src/shared';
 import { SyncDirection, SyncTable } from '../src/temporal/searchAttributes';
-import { batchSteps, bookkeeping } from './activities';
-import { recordedRun } from './recordedRun';
+import { core, legacy } from './activities';
+import { recordedRun } from './runs';
 
 /**
- * New → legacy for deliveries: drains the orders outbox batch by batch, fetch → write back
- * (convert, reconcile, write), like the other direction. Each write-back writes the legacy file
- * in one short transaction; no lock is held between activities.
+ * New → legacy for deliveries: drains the orders outbox batch by batch. Each batch is three
+ * steps: a core worker plans it (orders converted to CP950, each with what legacy must still
+ * hold), the legacy agent writes it in one short transaction, a core worker records it in
+ * PostgreSQL. No lock is held between the steps; a legacy row changed meanwhile is left to
+ * the next legacy → new pass, which merges both changes.
  */
 
-export interface WriteBackInput {
-  parentId?: string;
-  /** Made by the cycle's planCycle, which then recorded the run already. */
-  plan?: TableSyncPlan;
-}
-
 const MAX_BATCHES = 200;
+const CLAIM_LOSSES = 5;
 
-export async function WriteBackWorkflow(input: WriteBackInput = {}): Promise<RunSummary> {
-  const { workflowId } = workflowInfo();
+export async function WriteBackWorkflow(input: WriteBackInput): Promise<RunSummary> {
+  const { plan } = input;
   upsertSearchAttributes([
-    { key: SyncTable, value: 'deliveries' },
+    { key: SyncTable, value: plan.table },
     { key: SyncDirection, value: 'new-to-legacy' },
   ]);
-  const plan = input.plan ?? await bookkeeping.beginTableSync({ table: 'deliveries', direction: 'new-to-legacy', workflowId, parentId: input.parentId, kind: 'table' });
-  return recordedRun(plan.runId, async () => {
+  const { summary } = await recordedRun(plan.runId, async () => {
     // Bounded: what arrives during the run waits for the next cycle.
     for (let n = 0; n < MAX_BATCHES; n++) {
-      const batchKey = `${plan.runId}#${n}`;
-      // A batch smaller than asked for drained the outbox: no empty fetch to find that out.
-      if ((await writeBackBatch(batchKey, plan.runId, plan.batchSize)) < plan.batchSize) break;
+      // A batch smaller than asked for drained the outbox: no empty round to find that out.
+      if ((await writeBackBatch(`${plan.runId}#${n}`, plan.runId, { batchSize: plan.batchSize })) < plan.batchSize) break;
     }
   });
+  return summary;
 }
 
-/** One batch; the number of outbox entries it took. A vanished claim means fetching again. */
-async function writeBackBatch(batchKey: string, runId: string, batchSize: number): Promise<number> {
+/** One batch (of the outbox, or of the given orders); the number of outbox entries or orders it took. A vanished claim means planning again. */
+export async function writeBackBatch(batchKey: string, runId: string, take: { batchSize: number } | { orderIds: number[] }): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const fetched = await batchSteps.fetchOutbox({ batchKey, batchSize });
-      if (fetched.count === 0) return 0;
-      await batchSteps.writeBackBatch({ batchKey, runId });
-      return fetched.count;
+      const planned = await core.planWriteBack({ batchKey, ...take });
+      if (planned.count === 0) return 0;
+      if (planned.writes > 0) await legacy.writeLegacy({ batchKey });
+      await core.recordWriteBack({ batchKey, runId, legacyWritten: planned.writes > 0 });
+      return planned.count;
     } catch (err) {
       const claimGone = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ClaimMissing';
-      if (!claimGone || attempt >= 5) throw err;
+      if (!claimGone || attempt >= CLAIM_LOSSES) throw err;
     }
   }
 }

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { PROJECT_ROOT } from '../paths';
 import { registerBackfillCommand } from './commands/backfill';
 import { registerCheckCommand } from './commands/check';
+import { registerConflictCommands } from './commands/conflicts';
 import { registerDemoCommand } from './commands/demo';
 import { registerFixtureCommands } from './commands/fixtures';
 import { registerHeldBackCommands } from './commands/heldBack';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerBackfillCommand(program);
   registerStatusCommand(program);
   registerHeldBackCommands(program);
+  registerConflictCommands(program);
   registerCheckCommand(program);
   registerRollbackCommand(program);
   registerTriggerCommands(program);

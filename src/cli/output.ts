@@ -12,6 +12,8 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode: number,
+    /** What the failed work reported anyway (a cycle's per-table summary). */
+    readonly details?: unknown,
   ) {
     super(message);
   }

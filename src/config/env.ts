@@ -12,7 +12,7 @@ import { endpointsFile, stackSettingsFromEnv } from '../stack/settings';
 /** A file the process must read (a certificate or key): named at start-up when missing. */
 const readableFile = z.string().refine((f) => existsSync(f), { message: 'no such file' });
 
-const envSchema = z
+const settings = z
   .object({
   LEGACY_DB_PATH: z.string().min(1).default(path.join(PROJECT_ROOT, '.data', 'legacy', 'luckygas.db')),
   DATABASE_URL: z.string().url({ message: 'DATABASE_URL must be a postgresql:// URL' }),
@@ -20,8 +20,12 @@ const envSchema = z
   TEMPORAL_ADDRESS: z.string().min(1),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('luckygas-sync'),
-  /** Every activity that opens the legacy file runs here, served by the legacy agent (worker --role legacy). */
-  TEMPORAL_LEGACY_TASK_QUEUE: z.string().min(1).default('luckygas-legacy'),
+  /**
+   * Every activity that opens the legacy file runs here, served by the legacy agent (worker
+   * --role legacy). Unset: luckygas-legacy beside the default luckygas-sync, else the sync
+   * task queue's name with -legacy, so that installs on other task queues never share an agent.
+   */
+  TEMPORAL_LEGACY_TASK_QUEUE: z.string().min(1).optional(),
   TEMPORAL_UI_URL: z.string().optional(),
   SYNC_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(1440).default(5),
   SYNC_CRON: z.string().optional(),
@@ -37,13 +41,22 @@ const envSchema = z
   TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
   /** The CA of a rediss:// server's certificate, when not a public one. */
   REDIS_TLS_CA: readableFile.optional(),
-})
-  .refine((e) => !e.TEMPORAL_TLS_CERT === !e.TEMPORAL_TLS_KEY, {
-    message: 'set both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY, or neither',
-    path: ['TEMPORAL_TLS_KEY'],
-  });
+});
+
+/** The legacy agent's task queue, when not set: beside the sync task queue (see TEMPORAL_LEGACY_TASK_QUEUE). */
+const withLegacyQueue = <T extends { TEMPORAL_TASK_QUEUE: string; TEMPORAL_LEGACY_TASK_QUEUE?: string }>(e: T): T & { TEMPORAL_LEGACY_TASK_QUEUE: string } => ({
+  ...e,
+  TEMPORAL_LEGACY_TASK_QUEUE: e.TEMPORAL_LEGACY_TASK_QUEUE ?? (e.TEMPORAL_TASK_QUEUE === 'luckygas-sync' ? 'luckygas-legacy' : `${e.TEMPORAL_TASK_QUEUE}-legacy`),
+});
+
+const tlsPair = <T extends { TEMPORAL_TLS_CERT?: string; TEMPORAL_TLS_KEY?: string }>(e: T) => !e.TEMPORAL_TLS_CERT === !e.TEMPORAL_TLS_KEY;
+const tlsPairIssue = { message: 'set both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY, or neither', path: ['TEMPORAL_TLS_KEY'] };
+const envSchema = settings.refine(tlsPair, tlsPairIssue).transform(withLegacyQueue);
+/** The legacy agent's settings: it reaches Temporal and Redis only, so no DATABASE_URL is needed. */
+const legacyEnvSchema = settings.extend({ DATABASE_URL: z.string().optional() }).refine(tlsPair, tlsPairIssue).transform(withLegacyQueue);
 
 export type AppEnv = z.infer<typeof envSchema>;
+export type LegacyEnv = z.infer<typeof legacyEnvSchema>;
 
 export class ConfigError extends Error {}
 
@@ -59,9 +72,17 @@ function stackEndpoints(env: NodeJS.ProcessEnv): Record<string, string> {
 }
 
 export function loadEnv(env: NodeJS.ProcessEnv = process.env): AppEnv {
+  return parseEnv(envSchema, env);
+}
+
+export function loadLegacyEnv(env: NodeJS.ProcessEnv = process.env): LegacyEnv {
+  return parseEnv(legacyEnvSchema, env);
+}
+
+function parseEnv<S extends z.ZodTypeAny>(schema: S, env: NodeJS.ProcessEnv): z.infer<S> {
   const merged: Record<string, string | undefined> = { ...stackEndpoints(env) };
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') merged[k] = v;
-  const parsed = envSchema.safeParse(merged);
+  const parsed = schema.safeParse(merged);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const name = i.path.join('.');

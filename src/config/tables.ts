@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { TABLE_MAPPINGS, type LegacyTableName, type TableMapping } from '../mapping/tables';
+import { TABLE_MAPPINGS, type LegacyTableName, type TableMapping } from '../convert/tables';
+import { COLUMN_RULES, TABLE_RULES, type MergeRules } from '../reconcile/merge';
+import { DIRECTIONS, type Direction } from '../shared';
 import { ConfigError } from './env';
 
 /**
@@ -11,11 +13,7 @@ import { ConfigError } from './env';
 
 const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a plain lower-case SQL identifier');
 
-export const DIRECTIONS = ['legacy-to-new', 'new-to-legacy'] as const;
-export type Direction = (typeof DIRECTIONS)[number];
-
-const resolution = z.enum(['newest_wins', 'legacy_wins', 'new_wins', 'merge_fields']);
-const fieldRule = z.enum(['prefer_legacy', 'prefer_new', 'combine']);
+export { DIRECTIONS, type Direction };
 
 const tableSchema = z
   .object({
@@ -27,17 +25,20 @@ const tableSchema = z
     backfillBatchSize: z.number().int().min(1).max(50_000).default(5000),
     lookbackSeconds: z.number().int().min(0).max(86_400).default(120),
     textColumns: z.record(identifier, z.enum(['auto', 'cp950', 'utf8'])).default({}),
-    conflictResolution: resolution.default('newest_wins'),
-    /** merge_fields: a rule per new column; columns not named prefer the newer side. */
-    mergeRules: z.record(identifier, fieldRule).default({}),
+    /** How a column both sides changed differently is resolved (manual: an operator decides). */
+    conflictResolution: z.enum(TABLE_RULES).default('newest_wins'),
+    /** Per new column, a rule that overrides the table's for that column. */
+    mergeRules: z.record(identifier, z.enum(COLUMN_RULES)).default({}),
     /** newest_wins: which side wins when both changed in the same second. */
     tieBreaker: z.enum(['legacy', 'new']).default('legacy'),
+    /** One side deleted a row the other changed: the deletion stands, the change stands, or an operator decides. */
+    deleteConflict: z.enum(['delete_wins', 'update_wins', 'manual']).default('delete_wins'),
   })
   .strict();
 
 const fileSchema = z.object({ tables: z.array(tableSchema).min(1) }).strict();
 
-export type TableConfig = z.infer<typeof tableSchema> & { mapping: TableMapping };
+export type TableConfig = z.infer<typeof tableSchema> & { mapping: TableMapping; rules: MergeRules };
 
 export interface SyncConfig {
   tables: TableConfig[];
@@ -64,13 +65,14 @@ export function parseSyncConfig(json: unknown, source = 'config'): SyncConfig {
     for (const col of Object.keys(t.textColumns)) {
       if (!textCols.has(col)) fail(where, `textColumns names '${col}', which is not a text column of ${t.legacyTable} (${[...textCols].join(', ')})`);
     }
-    for (const col of Object.keys(t.mergeRules)) {
+    for (const [col, rule] of Object.entries(t.mergeRules)) {
       if (!(col in mapping.newColumns)) fail(where, `mergeRules names '${col}', which is not a column of ${t.newTable}`);
+      if (rule === 'delta' && mapping.newColumns[col] !== 'integer') fail(where, `mergeRules: delta needs a number column; ${col} is ${mapping.newColumns[col]}`);
     }
     if (t.directions.includes('new-to-legacy') && t.legacyTable !== 'deliveries') {
       fail(where, 'only deliveries can be written back to legacy (new-to-legacy)');
     }
-    return { ...t, mapping };
+    return { ...t, mapping, rules: { rule: t.conflictResolution, columns: t.mergeRules, tieBreaker: t.tieBreaker } };
   });
   // Parents must be configured too, or their children would wait for ever.
   for (const t of tables) {

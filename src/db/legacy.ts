@@ -1,6 +1,6 @@
 import { accessSync, constants, openSync, readSync, closeSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { TABLE_MAPPINGS } from '../mapping/tables';
+import { TABLE_MAPPINGS } from '../convert/tables';
 
 /**
  * Connections to the legacy SQLite file, which the legacy application keeps writing to:

@@ -25,3 +25,6 @@ export async function inTransaction<T>(pool: pg.Pool, body: (client: pg.PoolClie
     client.release();
   }
 }
+
+/** A pool or a client in a transaction: what a statement runs on. */
+export type Queryable = pg.Pool | pg.PoolClient;

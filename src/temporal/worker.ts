@@ -1,16 +1,42 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import { DefaultLogger, Runtime, Worker, type NativeConnection } from '@temporalio/worker';
-import { closeActivityDeps, createActivities, createActivityDeps, type ActivityDeps } from '../../activities';
-import type { AppEnv } from '../config/env';
+import { createCoreActivities } from '../../activities/core';
+import { closeDeps, createCoreDeps, createLegacyDeps, type CoreDeps, type LegacyDeps } from '../../activities/deps';
+import { createLegacyActivities } from '../../activities/legacy';
+import type { AppEnv, LegacyEnv } from '../config/env';
+import type { Target } from '../shared';
 import { connectWorker } from './connection';
+import { activityInterceptors } from './interceptors';
+import { targetOf } from './target';
 
-/** A worker for the sync's task queue, with its activities' connections. */
-export interface SyncWorker {
-  worker: Worker;
-  deps: ActivityDeps;
+/**
+ * The workers of one process, by role:
+ * - core: workflows and every activity that does not open the legacy file, on the sync task
+ *   queue (TEMPORAL_TASK_QUEUE); as many as you like, anywhere; needs PostgreSQL, Redis;
+ * - legacy: the legacy agent, the only process that opens the legacy file, on the legacy task
+ *   queue (TEMPORAL_LEGACY_TASK_QUEUE); one, beside the file; needs Redis only;
+ * - all: both, for one-host installs.
+ * Each worker's identity says what it serves, which `status` and `doctor` show.
+ */
+
+export type WorkerRole = 'core' | 'legacy' | 'all';
+export const WORKER_ROLES: WorkerRole[] = ['all', 'core', 'legacy'];
+
+export interface SyncWorkers {
+  role: WorkerRole;
+  workers: Worker[];
+  core: CoreDeps | null;
+  legacy: LegacyDeps | null;
   connection: NativeConnection;
+  target: Target;
+  /** Runs until shut down (SIGINT/SIGTERM, or shutdown()). */
+  run(): Promise<void>;
+  /** Runs while `work` is pending, then shuts down. */
+  runUntil<T>(work: Promise<T>): Promise<T>;
+  shutdown(): void;
   close(): Promise<void>;
 }
 
@@ -18,27 +44,37 @@ export interface SyncWorker {
  * The workflows as bundled at build time (scripts/bundle-workflows.js), when the worker runs
  * from dist/ and the bundle is newer than every compiled workflow file; else bundled now.
  */
-function workflowCode(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+function workflowCode(): { code: { workflowBundle: { codePath: string } } | { workflowsPath: string }; workflowModules: string[] } {
   const workflowsPath = require.resolve('../../workflows');
   const bundle = path.join(__dirname, '..', '..', 'workflow-bundle.js');
-  if (!existsSync(bundle) || !__dirname.split(path.sep).includes('dist')) return { workflowsPath };
-  const dir = path.dirname(workflowsPath);
-  const newest = Math.max(...readdirSync(dir).map((f) => statSync(path.join(dir, f)).mtimeMs));
-  return statSync(bundle).mtimeMs >= newest ? { workflowBundle: { codePath: bundle } } : { workflowsPath };
+  const fresh = () => {
+    const dir = path.dirname(workflowsPath);
+    const newest = Math.max(...readdirSync(dir).map((f) => statSync(path.join(dir, f)).mtimeMs));
+    return statSync(bundle).mtimeMs >= newest;
+  };
+  // A prebuilt bundle has the workflow interceptors built in (scripts/bundle-workflows.js).
+  if (existsSync(bundle) && __dirname.split(path.sep).includes('dist') && fresh()) return { code: { workflowBundle: { codePath: bundle } }, workflowModules: [] };
+  return { code: { workflowsPath }, workflowModules: [require.resolve('../../workflows/interceptors')] };
 }
-
-let runtimeInstalled = false;
 
 /**
  * A worker's batches are garbage within a second, and V8 by default lets the heap grow to
- * several times what is live before a full collection (some 300 MB more RSS during a backfill
- * for some 50 MB live). Growing by at most a quarter of what is live keeps the worker under
- * 300 MB for some 10 % more of its CPU. Read by V8 at each collection, so setting it here
- * takes effect.
+ * several times what is live before a full collection. Growing by at most a quarter of what
+ * is live keeps the worker small for some 10 % more of its CPU. Read by V8 at each
+ * collection, so setting it here takes effect.
  */
 const HEAP_GROWING_PERCENT = 25;
 
-export async function createSyncWorker(env: AppEnv, overrides: Partial<ActivityDeps> = {}, opts: { identity?: string } = {}): Promise<SyncWorker> {
+let runtimeInstalled = false;
+
+export interface WorkerOptions {
+  /** Identity prefix (the CLI's one-off workers mark themselves). */
+  identity?: string;
+  core?: Partial<CoreDeps>;
+  legacy?: Partial<LegacyDeps>;
+}
+
+export async function createWorkers(env: LegacyEnv, role: WorkerRole, opts: WorkerOptions = {}): Promise<SyncWorkers> {
   v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   if (!runtimeInstalled) {
     // The SDK's own logs go to stderr at warn and above: pino carries the sync's logs.
@@ -49,30 +85,73 @@ export async function createSyncWorker(env: AppEnv, overrides: Partial<ActivityD
     }
     runtimeInstalled = true;
   }
+  const target = targetOf(env, role);
+  const identity = `${opts.identity ?? `${process.pid}@${hostname()}`} ${role}${target.legacy ? ` legacy=${target.legacy}` : ''}${target.database ? ` db=${target.database}` : ''}`;
   const connection = await connectWorker(env);
-  let deps: ActivityDeps;
+  let core: CoreDeps | null = null;
+  let legacy: LegacyDeps | null = null;
+  const workers: Worker[] = [];
   try {
-    deps = createActivityDeps(env, overrides);
+    if (role !== 'legacy') {
+      if (!env.DATABASE_URL) throw Object.assign(new Error('DATABASE_URL is not set: a core worker needs PostgreSQL'), { name: 'ConfigError' });
+      core = createCoreDeps(env as AppEnv, opts.core);
+      const { code, workflowModules } = workflowCode();
+      workers.push(
+        await Worker.create({
+          identity,
+          connection,
+          namespace: env.TEMPORAL_NAMESPACE,
+          taskQueue: env.TEMPORAL_TASK_QUEUE,
+          ...code,
+          activities: createCoreActivities(core),
+          interceptors: { activity: [activityInterceptors({ side: 'core', worker: identity, target, databaseUrl: env.DATABASE_URL })], workflowModules },
+          maxConcurrentActivityTaskExecutions: 8,
+        }),
+      );
+    }
+    if (role !== 'core') {
+      legacy = createLegacyDeps(env, opts.legacy);
+      workers.push(
+        await Worker.create({
+          identity,
+          connection,
+          namespace: env.TEMPORAL_NAMESPACE,
+          taskQueue: env.TEMPORAL_LEGACY_TASK_QUEUE,
+          activities: createLegacyActivities(legacy),
+          interceptors: { activity: [activityInterceptors({ side: 'legacy', worker: identity, target })] },
+          // One legacy file, one writer at a time is what SQLite serves well; reads are short.
+          maxConcurrentActivityTaskExecutions: 4,
+        }),
+      );
+    }
   } catch (err) {
+    if (core) await closeDeps(core);
+    if (legacy) await closeDeps(legacy);
     await connection.close();
     throw err;
   }
-  const worker = await Worker.create({
-    ...(opts.identity ? { identity: opts.identity } : {}),
-    connection,
-    namespace: env.TEMPORAL_NAMESPACE,
-    taskQueue: env.TEMPORAL_TASK_QUEUE,
-    ...workflowCode(),
-    activities: createActivities(deps),
-    maxConcurrentActivityTaskExecutions: 8,
-  });
   return {
-    worker,
-    deps,
+    role,
+    workers,
+    core,
+    legacy,
     connection,
+    target,
+    async run() {
+      await Promise.all(workers.map((w) => w.run()));
+    },
+    async runUntil<T>(work: Promise<T>) {
+      const results = await Promise.all(workers.map((w) => w.runUntil(work)));
+      return results[0] as T;
+    },
+    shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    },
     async close() {
-      await closeActivityDeps(deps);
+      if (core) await closeDeps(core);
+      if (legacy) await closeDeps(legacy);
       await connection.close();
     },
   };
 }
+

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { WorkflowFailedError } from '@temporalio/client';
 import { generateLegacyDb, legacyText } from '../../src/fixtures/legacyFixture';
-import type { ConsistencyResult } from '../../workflows/consistencyCheck';
+import type { ConsistencyResult } from '../../src/shared';
 import { startHarness, type SyncHarness } from '../support/syncHarness';
 
 /**

@@ -1,10 +1,9 @@
 import Database from 'better-sqlite3';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
+import { createCoreActivities, createLegacyActivities } from '../../activities';
+import { installTriggers } from '../../src/capture/legacyTriggers';
 import { generateLegacyDb, legacyText } from '../../src/fixtures/legacyFixture';
-import { installTriggers } from '../../src/sync/legacyTriggers';
-import type { BatchResult } from '../../src/sync/applyToNew';
-import type { FetchResult } from '../../activities/legacyToNew';
+import type { BatchResult, FetchResult } from '../../src/shared';
 import { configWith, count, startHarness, type SyncHarness } from '../support/syncHarness';
 
 const insertDelivery = (db: Database.Database, clientId: number, updatedAt: string, amount: number) =>
@@ -42,17 +41,20 @@ describe('change detection by timestamp', () => {
     const db = new Database(h.legacyPath);
     const id = insertDelivery(db, 2, '2030-02-02 09:00:00', 4242);
     db.close();
-    const acts = createActivities(h.sync.deps);
+    const core = createCoreActivities(h.workers!.core!);
+    const legacy = createLegacyActivities(h.workers!.legacy!);
     const env = new MockActivityEnvironment();
     const runId = 'replay-test';
     await h.pool.query(`INSERT INTO sync_runs (id, kind, table_name, direction, workflow_id, status) VALUES ($1, 'table', 'deliveries', 'legacy-to-new', $1, 'running')`, [runId]);
     const batchKey = `${runId}#0`;
-    const fetched = (await env.run(acts.fetchBatch, { table: 'deliveries', batchKey, cursor: { ts: '2030-02-02 08:59:59', id: 0 }, source: 'page' as const, batchSize: 100 })) as FetchResult;
+    const fetched = (await env.run(legacy.capturePage, { table: 'deliveries', batchKey, cursor: { ts: '2030-02-02 08:59:59', id: 0 }, batchSize: 100 })) as FetchResult;
     expect(fetched.count).toBe(1);
     const apply = { table: 'deliveries', runId, batchKey, mode: 'timestamp' as const, cursor: fetched.next };
-    const first = (await env.run(acts.applyBatch, apply)) as BatchResult;
+    const first = (await env.run(core.applyBatch, apply)) as BatchResult;
     const journal = await count(h.pool, 'SELECT count(*) FROM sync_journal');
-    const second = (await env.run(acts.applyBatch, apply)) as BatchResult;
+    // The retry of an apply whose claim is gone meanwhile: the batch key answers, nothing is read.
+    await env.run(legacy.capturePage, { table: 'deliveries', batchKey, cursor: { ts: '2030-02-02 08:59:59', id: 0 }, batchSize: 100 });
+    const second = (await env.run(core.applyBatch, apply)) as BatchResult;
     expect(first).toMatchObject({ written: 1, replayed: false });
     expect(second).toMatchObject({ written: 1, replayed: true });
     expect(await count(h.pool, 'SELECT count(*) FROM sync_journal')).toBe(journal);
@@ -71,12 +73,19 @@ describe('change detection by triggers', () => {
     const db = new Database(h.legacyPath);
     installTriggers(db, ['clients', 'drivers', 'deliveries']);
     db.close();
-    // What was there before the triggers comes in by a backfill.
-    for (const table of ['clients', 'drivers', 'deliveries']) {
-      await h.client.workflow.execute('BackfillWorkflow', { taskQueue: h.env.TEMPORAL_TASK_QUEUE, workflowId: `backfill/${table}/${h.env.TEMPORAL_TASK_QUEUE}`, args: [{ table }] });
-    }
   });
   afterAll(async () => h?.close());
+
+  it('catches up by itself: a file with triggers installed on existing rows syncs completely on an empty database', async () => {
+    // Rows that existed before the triggers are in no queue: the first cycle reads the tables, then follows the queue.
+    const summary = await h.runCycle();
+    expect(await count(h.pool, 'SELECT count(*) FROM customers')).toBe(30);
+    expect(await count(h.pool, 'SELECT count(*) FROM drivers')).toBe(3);
+    expect(await count(h.pool, 'SELECT count(*) FROM orders')).toBe(120);
+    expect(summary.tables.find((t) => t.table === 'deliveries' && t.direction === 'legacy-to-new')!.written).toBe(120);
+    const state = await h.pool.query(`SELECT table_name, mode FROM sync_state WHERE direction = 'legacy-to-new' ORDER BY table_name`);
+    expect(state.rows).toEqual(['clients', 'deliveries', 'drivers'].map((table_name) => ({ table_name, mode: 'trigger' })));
+  });
 
   it('sees inserts, updates and deletes through sync_queue, deletes as deleted_at', async () => {
     expect(await count(h.pool, 'SELECT count(*) FROM orders')).toBe(120);
@@ -104,5 +113,33 @@ describe('change detection by triggers', () => {
     // Nothing new in the queue: the next cycle writes nothing.
     const summary = await h.runCycle();
     expect(summary.tables.reduce((n, t) => n + t.written, 0)).toBe(0);
+  });
+});
+
+describe('moving a table from timestamp to trigger mode', () => {
+  let h: SyncHarness;
+  beforeAll(async () => {
+    h = await startHarness();
+    generateLegacyDb({ path: h.legacyPath, seed: 8, clients: 20, drivers: 3, deliveries: 60 });
+    await h.runCycle();
+  });
+  afterAll(async () => h?.close());
+
+  it('reads what changed between the last timestamp cycle and the triggers, then follows the queue', async () => {
+    const db = new Database(h.legacyPath);
+    // Changed after the last timestamp cycle and before the triggers: in no queue.
+    db.prepare(`UPDATE deliveries SET amount = 31337, updated_at = '2031-03-03 03:03:03' WHERE id = 11`).run();
+    installTriggers(db, ['clients', 'drivers', 'deliveries']);
+    db.close();
+    h.setConfig(configWith((t) => t.forEach((x) => (x.changeDetection = 'trigger'))));
+    await h.runCycle();
+    expect((await h.pool.query('SELECT amount FROM orders WHERE legacy_id = 11')).rows[0].amount).toBe(31337);
+    const db2 = new Database(h.legacyPath);
+    db2.prepare(`UPDATE deliveries SET amount = 4711 WHERE id = 12`).run(); // same updated_at: only the queue tells
+    db2.close();
+    await h.runCycle();
+    expect((await h.pool.query('SELECT amount FROM orders WHERE legacy_id = 12')).rows[0].amount).toBe(4711);
+    const state = await h.pool.query(`SELECT mode FROM sync_state WHERE table_name = 'deliveries' AND direction = 'legacy-to-new'`);
+    expect(state.rows[0].mode).toBe('trigger');
   });
 });

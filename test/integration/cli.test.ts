@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { buildProgram } from '../../src/cli/main';
 import { legacyText } from '../../src/fixtures/legacyFixture';
-import { SCHEDULE_ID } from '../../src/temporal/ids';
+import { SCHEDULE_ID } from '../../src/shared';
 import { concurrently, expectExit, json, runCli, startCli, type CliOptions, type CliResult } from '../support/cli';
 import { createTestDatabase } from '../support/testDatabase';
 

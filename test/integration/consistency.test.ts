@@ -3,7 +3,7 @@ import iconv from 'iconv-lite';
 import type pg from 'pg';
 import { generateLegacyDb } from '../../src/fixtures/legacyFixture';
 import { loadEudcMap } from '../../src/encoding/eudc';
-import type { ConsistencyResult, TableReport } from '../../workflows/consistencyCheck';
+import type { ConsistencyResult, TableReport } from '../../src/shared';
 import { count, startHarness, type SyncHarness } from '../support/syncHarness';
 
 /** A change made as the sync makes them (the orders outbox ignores it): drift, not a new-system edit. */

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { generateLegacyDb } from '../../src/fixtures/legacyFixture';
 import { createOrUpdateSchedule } from '../../src/temporal/schedule';
+import { targetOf } from '../../src/temporal/target';
 import { contractDifferences } from '../support/contractCheck';
 import Database from 'better-sqlite3';
 import { count, startHarness, type SyncHarness } from '../support/syncHarness';
@@ -62,7 +63,7 @@ describe('a large legacy file, then a stream of edits while the schedule runs', 
     await h.runCycle();
     expect(await count(h.pool, 'SELECT count(*) FROM orders')).toBe(100_000);
 
-    await createOrUpdateSchedule(h.client, h.env, { intervalSeconds: 3, scheduleId });
+    await createOrUpdateSchedule(h.client, h.env, targetOf(h.env, 'all'), { intervalSeconds: 3, scheduleId });
     const legacyBefore = legacyDeliveries(h.legacyPath);
     const editor = spawn(process.execPath, ['-e', EDITOR, h.legacyPath, '15000'], { cwd: process.cwd() });
     let edits = '';

@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
 import { generateLegacyDb, legacyText } from '../../src/fixtures/legacyFixture';
 import { loadEudcMap } from '../../src/encoding/eudc';
-import { convertRow } from '../../src/mapping/convertRow';
-import { TABLE_MAPPINGS } from '../../src/mapping/tables';
-import { readByIds } from '../../src/sync/legacyReader';
+import { convertRow } from '../../src/convert/toNew';
+import { TABLE_MAPPINGS } from '../../src/convert/tables';
+import { readByIds } from '../../src/capture/legacyReader';
 import { count, startHarness, type SyncHarness } from '../support/syncHarness';
 
 /** Inserts a client with chosen bytes; returns its id. */
@@ -126,8 +126,10 @@ describe('legacy → new sync on Temporal', () => {
 
     await h.runCycle();
     expect(await count(h.pool, 'SELECT count(*) FROM customers WHERE legacy_id = $1', [late])).toBe(1);
-    const waiting = await h.pool.query(`SELECT reason_kind, reason FROM sync_held_back WHERE table_name = 'deliveries' AND resolved_at IS NULL`);
-    expect(waiting.rows).toEqual([{ reason_kind: 'missing_parent', reason: expect.stringMatching(/client_id 900000 has no customers row yet/) }]);
+    // It waits in the parent queue, not among the rows held back for breaking a rule.
+    const waiting = await h.pool.query(`SELECT queue, reason FROM sync_row_queue WHERE table_name = 'deliveries'`);
+    expect(waiting.rows).toEqual([{ queue: 'parent', reason: expect.stringMatching(/client_id 900000 has no customers row yet/) }]);
+    expect(await count(h.pool, `SELECT count(*) FROM sync_held_back WHERE table_name = 'deliveries' AND resolved_at IS NULL`)).toBe(0);
 
     const db2 = new Database(h.legacyPath);
     insertClient(db2, { id: futureClient, code: 'C900000', title: legacyText('新客戶', 'cp950'), updated: '2030-01-03 00:00:00' });
@@ -138,6 +140,6 @@ describe('legacy → new sync on Temporal', () => {
       [futureClient],
     );
     expect(order.rows).toEqual([{ status: 'pending', name: '新客戶' }]);
-    expect(await count(h.pool, `SELECT count(*) FROM sync_held_back WHERE table_name = 'deliveries' AND resolved_at IS NULL`)).toBe(0);
+    expect(await count(h.pool, `SELECT count(*) FROM sync_row_queue WHERE table_name = 'deliveries'`)).toBe(0);
   });
 });

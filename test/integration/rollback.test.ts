@@ -3,13 +3,13 @@ import Database from 'better-sqlite3';
 import type pg from 'pg';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { generateLegacyDb, legacyText } from '../../src/fixtures/legacyFixture';
-import { rawImage } from '../../src/mapping/convertRow';
-import { TABLE_MAPPINGS } from '../../src/mapping/tables';
-import { readByIds } from '../../src/sync/legacyReader';
-import { installTriggers } from '../../src/sync/legacyTriggers';
+import { rawImage } from '../../src/capture/rawRow';
+import { TABLE_MAPPINGS } from '../../src/convert/tables';
+import { readByIds } from '../../src/capture/legacyReader';
+import { installTriggers } from '../../src/capture/legacyTriggers';
 import { resolveTemporalCli } from '../../src/stack/temporal';
-import { SCHEDULE_ID } from '../../src/temporal/ids';
-import type { RollbackResult } from '../../workflows/rollback';
+import { SCHEDULE_ID } from '../../src/shared';
+import type { RollbackResult } from '../../src/shared';
 import { configWith, count, startHarness, type SyncHarness } from '../support/syncHarness';
 import { testStackSettings } from '../support/testStack';
 
@@ -369,7 +369,7 @@ describe('rollback in trigger mode (change capture in the legacy file)', () => {
 
     const r = await rollback(h, { runId: cycle });
     expect(r).toMatchObject({ conflictCount: 0, restoredBySide: { new: 2, legacy: 1 } });
-    expect(r.watermarks).toEqual([{ table: 'clients', mode: 'trigger', queued: 2 }]);
+    expect(r.reread).toEqual({ clients: 2 });
     expect(await pgSnapshot(h.pool)).toEqual(before.pg);
     expect(legacySnapshot(h.legacyPath)).toEqual(before.legacy);
     expect(queued('deliveries', 50)).toBe(queuedFor50);

@@ -1,5 +1,6 @@
+import { BackfillWorkflow } from '../../workflows';
 import type { SyncHarness } from '../support/syncHarness';
-import { processQueue, spawnWorker, startBackfillHarness, stopWorker } from '../support/workerProcess';
+import { processClient, processQueue, spawnWorker, startBackfillHarness, stopWorker } from '../support/workerProcess';
 
 /** Two worker processes on one task queue share the work (a killed worker: faults/processKills). */
 describe('workers in their own processes', () => {
@@ -12,8 +13,9 @@ describe('workers in their own processes', () => {
   it('share a backfill when two poll the same task queue', async () => {
     const queue = processQueue(h);
     const workers = [spawnWorker(h), spawnWorker(h)];
+    const client = await processClient(h);
     try {
-      const handle = await h.client.workflow.start('BackfillWorkflow', {
+      const handle = await client.workflow.start(BackfillWorkflow, {
         taskQueue: queue,
         workflowId: `backfill/deliveries/shared-${h.env.TEMPORAL_TASK_QUEUE}`,
         args: [{ table: 'deliveries' }],
@@ -29,6 +31,7 @@ describe('workers in their own processes', () => {
       expect(identities.size).toBe(2);
     } finally {
       await Promise.all(workers.map((w) => stopWorker(w)));
+      await client?.connection.close();
     }
   }, 300_000);
 });

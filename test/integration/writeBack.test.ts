@@ -4,10 +4,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { generateLegacyDb, legacyText } from '../../src/fixtures/legacyFixture';
 import { loadEudcMap } from '../../src/encoding/eudc';
 import { encodeCp950 } from '../../src/encoding/cp950';
-import { writeDeliveries } from '../../src/sync/legacyWriter';
-import { createActivities } from '../../activities';
-import { createWriteBackPlanner, type FetchedClaim } from '../../activities/newToLegacy';
-import type { BatchResult } from '../../src/sync/applyToNew';
+import { createCoreActivities, createLegacyActivities } from '../../activities';
+import type { BatchResult } from '../../src/shared';
 import { configWith, count, startHarness, type SyncHarness } from '../support/syncHarness';
 
 const eudc = loadEudcMap();
@@ -110,11 +108,11 @@ describe('new → legacy write-back for deliveries', () => {
     { rule: 'merge_fields', legacyAt: '2032-01-01 10:00:00', newAt: '2032-01-01T01:00:00Z', expected: 'new-side\n---\nlegacy-side' },
   ];
   it.each(cases)('resolves a delivery edited on both sides by $rule ($expected)', async ({ rule, legacyAt, newAt, expected }) => {
-    h.sync.deps.config = configWith((tables) => {
+    h.setConfig(configWith((tables) => {
       const d = tables.find((t) => t.legacyTable === 'deliveries')!;
       d.conflictResolution = rule;
       if (rule === 'merge_fields') d.mergeRules = { notes: 'combine' };
-    });
+    }));
     // A delivery no earlier case has used, so each case records exactly its own conflict.
     const legacyId = (
       await h.pool.query(`SELECT legacy_id FROM orders WHERE legacy_id IS NOT NULL AND legacy_id NOT IN (SELECT legacy_id FROM sync_conflicts WHERE legacy_id IS NOT NULL) ORDER BY random() LIMIT 1`)
@@ -133,7 +131,7 @@ describe('new → legacy write-back for deliveries', () => {
   });
 
   it('waits out a legacy file locked by another process, then writes', async () => {
-    h.sync.deps.config = configWith(() => {});
+    h.setConfig(configWith(() => {}));
     const before = legacyCount();
     // Another process holds the write lock longer than the busy timeout: the activity fails
     // with SQLITE_BUSY, Temporal retries it, and it succeeds once the lock is gone.
@@ -152,24 +150,27 @@ describe('new → legacy write-back for deliveries', () => {
   it('never writes a second legacy row when the worker dies between the legacy write and the PostgreSQL commit', async () => {
     const before = legacyCount();
     const id = await newOrder('中途當機');
-    const acts = createActivities(h.sync.deps);
+    const core = createCoreActivities(h.workers!.core!);
+    const legacy = createLegacyActivities(h.workers!.legacy!);
     const env = new MockActivityEnvironment();
     const batchKey = `crash-test#0`;
-    await env.run(acts.fetchOutbox, { batchKey, batchSize: 100 });
+    await env.run(core.planWriteBack, { batchKey, batchSize: 100 });
     // The first attempt wrote legacy, then died before PostgreSQL committed.
-    const plan = await createWriteBackPlanner(h.sync.deps)(await h.sync.deps.claims.get<FetchedClaim>(`${batchKey}:outbox`));
-    const db = new Database(h.legacyPath);
-    const first = writeDeliveries(db, batchKey, plan.writes);
-    db.close();
+    await env.run(legacy.writeLegacy, { batchKey });
+    expect(legacyCount()).toBe(before + 1);
+    const first = await h.workers!.core!.claims.get<{ orderId: number; legacyId: number }[]>(`${batchKey}:written`);
+    // Its retry writes nothing new: the legacy file's own log answers.
+    await env.run(legacy.writeLegacy, { batchKey });
     expect(legacyCount()).toBe(before + 1);
     // The retry completes the batch from the log, without a second insert.
     await h.pool.query(`INSERT INTO sync_runs (id, kind, workflow_id, status) VALUES ('crash-test', 'table', 'crash-test', 'running')`);
-    const result = (await env.run(acts.writeBackBatch, { batchKey, runId: 'crash-test' })) as BatchResult;
+    const result = (await env.run(core.recordWriteBack, { batchKey, runId: 'crash-test', legacyWritten: true })) as BatchResult;
     expect(result.written).toBe(1);
     expect(legacyCount()).toBe(before + 1);
     expect((await h.pool.query('SELECT legacy_id FROM orders WHERE id = $1', [id])).rows[0].legacy_id).toBe(first[0].legacyId);
-    // And a replay of the whole activity changes nothing.
-    const again = (await env.run(acts.writeBackBatch, { batchKey, runId: 'crash-test' })) as BatchResult;
+    // And a replay of the record changes nothing (its claims are gone; the batch key answers first).
+    await env.run(core.planWriteBack, { batchKey, batchSize: 100 });
+    const again = (await env.run(core.recordWriteBack, { batchKey, runId: 'crash-test', legacyWritten: false })) as BatchResult;
     expect(again.replayed).toBe(true);
     expect(legacyCount()).toBe(before + 1);
   });

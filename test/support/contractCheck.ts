@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
 import type pg from 'pg';
 import { loadEudcMap } from '../../src/encoding/eudc';
-import { convertRow } from '../../src/mapping/convertRow';
-import { TABLE_MAPPINGS } from '../../src/mapping/tables';
-import { readByIds, readIdChunk } from '../../src/sync/legacyReader';
+import { readByIds, readIdChunk } from '../../src/capture/legacyReader';
+import { TABLE_MAPPINGS } from '../../src/convert/tables';
+import { convertRow } from '../../src/convert/toNew';
 
 /**
  * Every legacy row, mapped by the contract's rules, against its PostgreSQL row: returns the

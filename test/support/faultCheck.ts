@@ -2,7 +2,8 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PROJECT_ROOT } from '../../src/paths';
-import type { ConsistencyResult } from '../../workflows/consistencyCheck';
+import type { ConsistencyResult } from '../../src/shared';
+import { ConsistencyCheckWorkflow } from '../../workflows';
 import { count, type SyncHarness } from './syncHarness';
 
 /**
@@ -33,7 +34,7 @@ export const FAULT_LEDGER = path.join(PROJECT_ROOT, 'test-artifacts', 'fault-led
 let checks = 0;
 
 export async function checkAfterFault(h: SyncHarness, scenario: string, startedAt: number, expected: { heldBack?: number } = {}): Promise<FaultOutcome> {
-  const report: ConsistencyResult = await h.client.workflow.execute('ConsistencyCheckWorkflow', {
+  const report: ConsistencyResult = await h.client.workflow.execute(ConsistencyCheckWorkflow, {
     taskQueue: h.env.TEMPORAL_TASK_QUEUE,
     workflowId: `consistency-check/fault/${h.env.TEMPORAL_TASK_QUEUE}/${checks++}`,
     args: [{}],

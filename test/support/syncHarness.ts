@@ -4,26 +4,34 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Client } from '@temporalio/client';
+import type { ClaimStore } from '../../src/claims';
 import { loadEnv, type AppEnv } from '../../src/config/env';
 import { loadSyncConfig, parseSyncConfig, type SyncConfig } from '../../src/config/tables';
-import { connectClient } from '../../src/temporal/connection';
-import { createSyncWorker, type SyncWorker } from '../../src/temporal/worker';
 import { createPool } from '../../src/db/postgres';
-import type { ActivityDeps } from '../../activities';
-import type { CycleSummary } from '../../workflows/syncCycle';
+import type { CycleSummary } from '../../src/shared';
+import { connectClient } from '../../src/temporal/connection';
+import { targetOf } from '../../src/temporal/target';
+import { createWorkers, type SyncWorkers, type WorkerRole } from '../../src/temporal/worker';
+import { SyncCycleWorkflow } from '../../workflows';
 import { createTestDatabase } from './testDatabase';
 
 /**
  * A real sync set-up for one test file: its own PostgreSQL database, legacy file folder,
- * Redis key space and Temporal task queue, and a worker running on the tests' stack.
+ * Redis key space and Temporal task queues, and workers running on the tests' stack (both
+ * roles in this process, unless asked otherwise).
  */
 export interface SyncHarness {
   env: AppEnv;
   dir: string;
   legacyPath: string;
   pool: pg.Pool;
+  /** A client whose workflows carry this set-up's target. */
   client: Client;
-  sync: SyncWorker;
+  workers: SyncWorkers | null;
+  /** Changes the table configuration of the running workers (both roles). */
+  setConfig(config: SyncConfig): void;
+  /** Stops the workers and starts new ones on the same task queues (a worker restart). */
+  restartWorkers(): Promise<void>;
   runCycle(tables?: string[]): Promise<CycleSummary>;
   close(): Promise<void>;
 }
@@ -31,31 +39,36 @@ export interface SyncHarness {
 /** The shipped table configuration, with some fields changed for a test. */
 export function configWith(change: (tables: Record<string, unknown>[]) => void): SyncConfig {
   const shipped = loadSyncConfig(path.resolve(__dirname, '../../config/tables.json'));
-  const tables = shipped.tables.map(({ mapping: _m, ...rest }) => ({ ...rest })) as Record<string, unknown>[];
+  const tables = shipped.tables.map(({ mapping: _m, rules: _r, ...rest }) => ({ ...rest })) as Record<string, unknown>[];
   change(tables);
   return parseSyncConfig({ tables }, 'test config');
 }
 
 export async function startHarness(
-  opts: { config?: SyncConfig; env?: Record<string, string>; overrides?: Partial<ActivityDeps>; databaseUrl?: (url: string) => string } = {},
+  opts: { config?: SyncConfig; env?: Record<string, string>; databaseUrl?: (url: string) => string; role?: WorkerRole | 'none'; claims?: ClaimStore } = {},
 ): Promise<SyncHarness> {
   const db = await createTestDatabase();
   const databaseUrl = opts.databaseUrl ? opts.databaseUrl(db.url) : db.url;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'luckygas-test-'));
   const legacyPath = path.join(dir, 'luckygas.db');
+  const queue = `test-${randomBytes(4).toString('hex')}`;
   const env = loadEnv({
     LEGACY_DB_PATH: legacyPath,
     DATABASE_URL: databaseUrl,
     REDIS_URL: process.env.TEST_REDIS_URL,
     TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
-    TEMPORAL_TASK_QUEUE: `test-${randomBytes(4).toString('hex')}`,
+    TEMPORAL_TASK_QUEUE: queue,
+    TEMPORAL_LEGACY_TASK_QUEUE: `${queue}-legacy`,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...opts.env,
   });
   const pool = createPool(databaseUrl, 4);
-  const client = await connectClient(env);
-  const sync = await createSyncWorker(env, { ...(opts.config ? { config: opts.config } : {}), ...opts.overrides });
-  const running = sync.worker.run();
+  const client = await connectClient(env, targetOf(env, 'all'));
+  const role = opts.role ?? 'all';
+  const shared: { config?: SyncConfig; claims?: ClaimStore } = { ...(opts.config ? { config: opts.config } : {}), ...(opts.claims ? { claims: opts.claims } : {}) };
+  const start = () => (role === 'none' ? Promise.resolve(null) : createWorkers(env, role, { core: shared, legacy: shared }));
+  let workers = await start();
+  let running = workers?.run();
   let n = 0;
   return {
     env,
@@ -63,18 +76,32 @@ export async function startHarness(
     legacyPath,
     pool,
     client,
-    sync,
+    get workers() {
+      return workers;
+    },
+    setConfig(config: SyncConfig) {
+      shared.config = config;
+      if (workers?.core) workers.core.config = config;
+      if (workers?.legacy) workers.legacy.config = config;
+    },
+    async restartWorkers() {
+      workers?.shutdown();
+      await running?.catch(() => {});
+      await workers?.close();
+      workers = await start();
+      running = workers?.run();
+    },
     async runCycle(tables?: string[]) {
-      return client.workflow.execute('SyncCycleWorkflow', {
+      return client.workflow.execute(SyncCycleWorkflow, {
         taskQueue: env.TEMPORAL_TASK_QUEUE,
         workflowId: `sync-cycle/test/${env.TEMPORAL_TASK_QUEUE}/${n++}`,
         args: [{ tables }],
       });
     },
     async close() {
-      sync.worker.shutdown();
-      await running.catch(() => {});
-      await sync.close();
+      workers?.shutdown();
+      await running?.catch(() => {});
+      await workers?.close();
       await client.connection.close();
       await pool.end();
       await db.drop();

@@ -21,6 +21,15 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
   }
   const url = new URL(base);
   url.pathname = `/${name}`;
+  // Conflict ids name review workflows, and the test databases share one Temporal namespace:
+  // each database's ids start elsewhere, so reviews of different test files never meet.
+  const db = new pg.Client({ connectionString: url.toString() });
+  await db.connect();
+  try {
+    await db.query(`SELECT setval('sync_conflicts_id_seq', $1)`, [1 + (randomBytes(4).readUInt32BE(0) % 1_000_000_000)]);
+  } finally {
+    await db.end();
+  }
   return {
     url: url.toString(),
     drop: async () => {

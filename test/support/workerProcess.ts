@@ -1,12 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
 import { generateLegacyDb } from '../../src/fixtures/legacyFixture';
+import { connectClient } from '../../src/temporal/connection';
+import { targetOf } from '../../src/temporal/target';
 import { startHarness, type SyncHarness } from './syncHarness';
 
 const ROOT = path.resolve(__dirname, '../..');
 
 /** The task queue of the harness's worker processes (the harness's own worker polls another). */
 export const processQueue = (h: SyncHarness): string => `${h.env.TEMPORAL_TASK_QUEUE}-proc`;
+
+/** A client whose runs go to the worker processes' task queues (the legacy agent's too). */
+export function processClient(h: SyncHarness): Promise<Client> {
+  const env = { ...h.env, TEMPORAL_TASK_QUEUE: processQueue(h), TEMPORAL_LEGACY_TASK_QUEUE: `${processQueue(h)}-legacy` };
+  return connectClient(env, targetOf(env, 'all'));
+}
 
 /** A worker in its own process, as in production, so it can be killed for real. */
 export function spawnWorker(h: SyncHarness, env: Record<string, string> = {}): ChildProcess {

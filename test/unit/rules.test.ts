@@ -16,7 +16,7 @@ import {
   toBoolean,
   toInteger,
   trimLegacy,
-} from '../../src/mapping/rules';
+} from '../../src/convert/rules';
 
 /** Runs fn, expects a RuleError, returns its message. */
 function ruleError(fn: () => unknown): string {

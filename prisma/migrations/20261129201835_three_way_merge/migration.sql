@@ -1,8 +1,7 @@
 -- AlterTable
-ALTER TABLE "sync_state" ADD COLUMN     "catchup_from" BIGINT;
-
--- AlterTable
-ALTER TABLE "sync_row_state" ADD COLUMN     "base" JSONB,
+-- "Changed in the new system since the last sync" is now the copy-on-write base below.
+ALTER TABLE "sync_row_state" DROP COLUMN "new_updated_at",
+ADD COLUMN     "base" JSONB,
 ADD COLUMN     "legacy_base" JSONB,
 ADD COLUMN     "legacy_ts" TEXT,
 ADD COLUMN     "review_id" BIGINT;
@@ -32,6 +31,15 @@ CREATE TABLE "sync_row_queue" (
 -- CreateIndex
 CREATE INDEX "sync_conflicts_status_idx" ON "sync_conflicts"("status");
 
+
+-- Rows waiting for a parent and rows queued by a consistency repair were held-back rows with
+-- their own reason kinds; they move to their own queues.
+INSERT INTO "sync_row_queue" (table_name, queue, row_id, reason, run_id, attempts, queued_at, last_seen_at)
+SELECT table_name, CASE reason_kind WHEN 'missing_parent' THEN 'parent' ELSE 'repair' END, row_id, reason, run_id, attempts, first_seen_at, last_seen_at
+  FROM sync_held_back
+ WHERE direction = 'legacy-to-new' AND resolved_at IS NULL AND reason_kind IN ('missing_parent', 'repair')
+ON CONFLICT DO NOTHING;
+DELETE FROM sync_held_back WHERE direction = 'legacy-to-new' AND reason_kind IN ('missing_parent', 'repair');
 
 -- Copy on write of the merge base: the first write to a synced row made outside the sync
 -- keeps the row as it was (what both sides agreed on) in sync_row_state.base. Writes by the

@@ -3,25 +3,27 @@ import { SingleBar, Presets } from 'cli-progress';
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import { loadEnv } from '../../config/env';
 import { loadSyncConfig, tableConfig } from '../../config/tables';
-import { openLegacy } from '../../db/legacy';
-import { backfillWorkflowId } from '../../temporal/ids';
-import type { RunSummary } from '../../../activities/legacyToNew';
+import { ids, progressQuery, type RunSummary } from '../../shared';
+import { BackfillWorkflow } from '../../../workflows';
 import { runOneOff } from '../oneOffWorkflow';
 import { action, printJson, printTable } from '../output';
 
 /** Follows a backfill's progress query on a progress bar until it ends. */
-async function follow(handle: WorkflowHandle, total: number, quiet: boolean): Promise<RunSummary> {
+async function follow(handle: WorkflowHandle<typeof BackfillWorkflow>, quiet: boolean): Promise<RunSummary> {
   const bar = quiet ? null : new SingleBar({ format: '{table} [{bar}] {value}/{total} rows | {rate} rows/s | {eta_formatted} left', etaBuffer: 20 }, Presets.shades_classic);
   const started = Date.now();
-  bar?.start(total, 0, { table: handle.workflowId, rate: 0 });
+  bar?.start(0, 0, { table: handle.workflowId, rate: 0 });
   // One query at a time, and the last one settled before returning: the client retries a
   // query on a timer, and a retry after the connection closed would crash the process.
   let query: Promise<void> | undefined;
   const timer = setInterval(() => {
     query ??= handle
-      .query<{ read: number }>('progress')
+      .query(progressQuery)
       .then(
-        (p) => void bar?.update(p.read, { rate: Math.round(p.read / ((Date.now() - started) / 1000)) }),
+        (p) => {
+          if (p.total !== null) bar?.setTotal(p.total);
+          bar?.update(p.read, { rate: Math.round(p.read / ((Date.now() - started) / 1000)) });
+        },
         () => {
           /* between continue-as-new runs the query may miss once */
         },
@@ -29,7 +31,7 @@ async function follow(handle: WorkflowHandle, total: number, quiet: boolean): Pr
       .finally(() => (query = undefined));
   }, 1000);
   try {
-    const result = (await handle.result()) as RunSummary;
+    const result = await handle.result();
     bar?.update(result.read);
     return result;
   } finally {
@@ -54,19 +56,16 @@ export function registerBackfillCommand(program: Command): void {
         const results = await runOneOff('backfill', env, async ({ client, start }) => {
           const out: RunSummary[] = [];
           for (const table of tables) {
-            const legacy = openLegacy(env.LEGACY_DB_PATH);
-            const total = (legacy.prepare(`SELECT count(*) AS n FROM ${tableConfig(config, table).legacyTable}`).get() as { n: number }).n;
-            legacy.close();
-            const workflowId = backfillWorkflowId(table);
-            let handle: WorkflowHandle;
+            const workflowId = ids.backfill(table);
+            let handle: WorkflowHandle<typeof BackfillWorkflow>;
             try {
-              handle = await start('BackfillWorkflow', { workflowId, args: [{ table }], summary: `backfill ${table}` });
+              handle = await start(BackfillWorkflow, { workflowId, args: [{ table }], summary: `backfill ${table}` });
             } catch (err) {
               if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-              handle = client.workflow.getHandle(workflowId);
+              handle = client.workflow.getHandle<typeof BackfillWorkflow>(workflowId);
               process.stderr.write(`${workflowId} is already running: following it\n`);
             }
-            out.push(await follow(handle, total, Boolean(opts.json) || !process.stderr.isTTY));
+            out.push(await follow(handle, Boolean(opts.json) || !process.stderr.isTTY));
           }
           return out;
         });

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import { loadEnv } from '../../config/env';
-import type { CheckReport, ConsistencyResult } from '../../../workflows/consistencyCheck';
+import { ids, type CheckReport } from '../../shared';
+import { ConsistencyCheckWorkflow } from '../../../workflows';
 import { runOneWorkflow, webUiLink } from '../oneOffWorkflow';
 import { action, checkTables, EXIT, printJson, printTable } from '../output';
-
-export const consistencyCheckWorkflowId = (at: Date) => `consistency-check/manual/${at.toISOString()}`;
 
 function reportRows(report: CheckReport) {
   return report.tables.map((t) => ({
@@ -48,8 +47,8 @@ export function registerCheckCommand(program: Command): void {
       action(async (opts: { table?: string[]; repair?: boolean; json?: boolean }) => {
         const env = loadEnv();
         checkTables(env.SYNC_TABLES_CONFIG, opts.table);
-        const workflowId = consistencyCheckWorkflowId(new Date());
-        const result = await runOneWorkflow<ConsistencyResult>('consistency check', env, 'ConsistencyCheckWorkflow', {
+        const workflowId = ids.check('manual', new Date().toISOString());
+        const result = await runOneWorkflow('consistency check', env, ConsistencyCheckWorkflow, {
           workflowId,
           args: [{ tables: opts.table, repair: opts.repair === true }],
           summary: `consistency check${opts.repair ? ' with repair' : ''}: ${opts.table ? opts.table.join(', ') : 'all tables'}`,

@@ -6,10 +6,10 @@ import { redactUrl } from '../../db/configErrors';
 import { generateLegacyDb } from '../../fixtures/legacyFixture';
 import { stackSettingsFromEnv } from '../../stack/settings';
 import { stackUp } from '../../stack/stack';
-import { connectClient } from '../../temporal/connection';
+import { SCHEDULE_ID } from '../../shared';
 import { createOrUpdateSchedule } from '../../temporal/schedule';
-import { SCHEDULE_ID } from '../../temporal/ids';
-import { webUiLink } from '../oneOffWorkflow';
+import { targetOf } from '../../temporal/target';
+import { connectForWork, webUiLink } from '../oneOffWorkflow';
 import { action, printTable, wholeNumber } from '../output';
 import { runCycleOnce, summaryRows } from './sync';
 
@@ -32,9 +32,9 @@ export function registerDemoCommand(program: Command): void {
         } else {
           log(`using the legacy file ${env.LEGACY_DB_PATH}`);
         }
-        const client = await connectClient(env);
+        const client = await connectForWork(env);
         try {
-          await createOrUpdateSchedule(client, env);
+          await createOrUpdateSchedule(client, env, targetOf(env, 'all'));
           log(`schedule ${SCHEDULE_ID}: a cycle every ${env.SYNC_INTERVAL_MINUTES} min (it runs when a worker polls: luckygas-sync worker)`);
         } finally {
           await client.connection.close();

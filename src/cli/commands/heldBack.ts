@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { loadEnv } from '../../config/env';
 import { loadSyncConfig, tableConfig } from '../../config/tables';
-import { createPrisma } from '../../db/prisma';
-import type { RunSummary } from '../../../activities/legacyToNew';
+import { createPool } from '../../db/postgres';
+import { ids, type RunSummary } from '../../shared';
+import { listHeld } from '../../state/heldBack';
+import { QueueSyncWorkflow } from '../../../workflows';
 import { runOneOff } from '../oneOffWorkflow';
 import { action, checkTables, printJson, printTable, wholeNumber } from '../output';
 
@@ -20,29 +22,25 @@ export function registerHeldBackCommands(program: Command): void {
       action(async (opts: { table?: string; all?: boolean; limit: number; json?: boolean }) => {
         const env = loadEnv();
         checkTables(env.SYNC_TABLES_CONFIG, opts.table ? [opts.table] : undefined);
-        const prisma = createPrisma(env.DATABASE_URL);
+        const pool = createPool(env.DATABASE_URL, 1);
         try {
-          const rows = await prisma.syncHeldBack.findMany({
-            where: { ...(opts.table ? { tableName: opts.table } : {}), ...(opts.all ? {} : { resolvedAt: null }) },
-            orderBy: { lastSeenAt: 'desc' },
-            take: opts.limit,
-          });
+          const rows = await listHeld(pool, { table: opts.table, all: opts.all, limit: opts.limit });
           if (opts.json) return printJson(rows);
           if (rows.length === 0) return void process.stdout.write('no held-back rows\n');
           printTable(
             rows.map((r) => ({
-              table: r.tableName,
+              table: r.table,
               direction: r.direction,
               id: r.rowId,
               kind: r.reasonKind,
               reason: r.reason,
               attempts: r.attempts,
-              'last seen': r.lastSeenAt.toISOString(),
-              resolved: r.resolvedAt?.toISOString() ?? null,
+              'last seen': r.lastSeenAt,
+              resolved: r.resolvedAt,
             })),
           );
         } finally {
-          await prisma.$disconnect();
+          await pool.end();
         }
       }),
     );
@@ -60,9 +58,9 @@ export function registerHeldBackCommands(program: Command): void {
         const results = await runOneOff('held-back retry', env, async ({ start }) => {
           const out: RunSummary[] = [];
           for (const table of tables) {
-            const handle = await start('TableSyncWorkflow', {
-              workflowId: `held-back-retry/${table}/${new Date().toISOString()}`,
-              args: [{ table, direction: 'legacy-to-new', kind: 'retry' }],
+            const handle = await start(QueueSyncWorkflow, {
+              workflowId: ids.retry(table, new Date().toISOString()),
+              args: [{ table, queue: 'held' }],
               summary: `held-back retry ${table}`,
             });
             out.push(await handle.result());

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import { ConfigError, loadEnv } from '../../config/env';
-import type { RollbackResult } from '../../../workflows/rollback';
+import { ids } from '../../shared';
+import { RollbackWorkflow } from '../../../workflows';
 import { runOneWorkflow } from '../oneOffWorkflow';
 import { action, EXIT, printJson, printTable } from '../output';
-
-export const rollbackWorkflowId = (at: Date) => `rollback/${at.toISOString()}`;
 
 interface RollbackOptions {
   run?: string;
@@ -41,8 +40,8 @@ export function registerRollbackCommand(program: Command): void {
           force: opts.force === true,
           resumeSchedule: opts.resumeSchedule === true,
         };
-        const result = await runOneWorkflow<RollbackResult>('rollback', env, 'RollbackWorkflow', {
-          workflowId: rollbackWorkflowId(new Date()),
+        const result = await runOneWorkflow('rollback', env, RollbackWorkflow, {
+          workflowId: ids.rollback(new Date().toISOString()),
           args: [input],
           summary: `${input.dryRun ? 'dry-run ' : ''}rollback of ${opts.run ?? `everything since ${opts.since}`}`,
         });
@@ -64,13 +63,10 @@ export function registerRollbackCommand(program: Command): void {
             process.stdout.write(`\nskipped (${result.force ? '' : 'use --force to overwrite; '}first ${result.conflicts.length}):\n`);
             printTable(result.conflicts.map((c) => ({ side: c.side, table: c.table, row: c.rowId, 'legacy id': c.legacyId ?? null, reason: c.reason })));
           }
-          for (const w of result.watermarks) {
-            process.stdout.write(
-              w.mode === 'timestamp'
-                ? `watermark ${w.table}: moved back to ${w.to?.ts} #${w.to?.id} (restored rows are read again by the next cycle)\n`
-                : `watermark ${w.table}: ${w.queued} rows queued in sync_queue to be read again\n`,
-            );
+          for (const [table, rows] of Object.entries(result.reread)) {
+            if (rows > 0) process.stdout.write(`${table}: ${rows} legacy rows queued to be read again by the next cycle (their new rows were restored)\n`);
           }
+          if (result.reopened > 0) process.stdout.write(`${result.reopened} conflict review(s) open again (their resolution was undone): luckygas-sync conflicts list\n`);
           process.stdout.write(`schedule: ${result.schedule.paused}; resumed: ${result.schedule.resumed}\n`);
           if (!result.dryRun && result.schedule.resumed !== 'resumed') process.stdout.write('resume it with: luckygas-sync schedule resume\n');
         }

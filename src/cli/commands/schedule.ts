@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { ScheduleNotFoundError, type Client, type ScheduleHandle } from '@temporalio/client';
 import { loadEnv } from '../../config/env';
+import { CONSISTENCY_SCHEDULE_ID, SCHEDULE_ID } from '../../shared';
 import { connectClient } from '../../temporal/connection';
-import { CONSISTENCY_SCHEDULE_ID, SCHEDULE_ID } from '../../temporal/ids';
 import { createOrUpdateConsistencySchedule, createOrUpdateSchedule } from '../../temporal/schedule';
+import { targetOf } from '../../temporal/target';
+import { connectForWork } from '../oneOffWorkflow';
 import { action, CliError, EXIT, printJson, wholeNumber } from '../output';
 
 async function withSchedule<T>(body: (handle: ScheduleHandle, client: Client) => Promise<T>): Promise<T> {
@@ -32,10 +34,12 @@ export function registerScheduleCommands(program: Command): void {
     .action(
       action(async (opts: { everySeconds?: number }) => {
         const env = loadEnv();
-        const client = await connectClient(env);
+        // The schedules start work for this installation's legacy file and database.
+        const client = await connectForWork(env);
+        const target = targetOf(env, 'all');
         try {
-          await createOrUpdateSchedule(client, env, { intervalSeconds: opts.everySeconds });
-          await createOrUpdateConsistencySchedule(client, env);
+          await createOrUpdateSchedule(client, env, target, { intervalSeconds: opts.everySeconds });
+          await createOrUpdateConsistencySchedule(client, env, target);
           const spec = opts.everySeconds ? `every ${opts.everySeconds} s` : env.SYNC_CRON ? `cron ${env.SYNC_CRON}` : `every ${env.SYNC_INTERVAL_MINUTES} min`;
           process.stdout.write(`schedule ${SCHEDULE_ID}: ${spec}, task queue ${env.TEMPORAL_TASK_QUEUE}\n`);
           process.stdout.write(`schedule ${CONSISTENCY_SCHEDULE_ID}: daily at 03:00 Asia/Taipei\n`);

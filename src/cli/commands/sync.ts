@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { loadEnv } from '../../config/env';
-import { cycleWorkflowId } from '../../temporal/ids';
-import type { CycleSummary } from '../../../workflows/syncCycle';
+import { ids, type CycleSummary } from '../../shared';
+import { SyncCycleWorkflow } from '../../../workflows';
+import { CliError } from '../output';
 import { runOneWorkflow, webUiLink } from '../oneOffWorkflow';
 import { action, checkTables, printJson, printTable } from '../output';
 
@@ -16,6 +17,7 @@ export function summaryRows(summary: CycleSummary) {
     'held back': t.heldBack,
     conflicts: t.conflicts,
     ms: t.ms,
+    ...(t.reason ? { why: t.reason } : {}),
   }));
 }
 
@@ -23,8 +25,8 @@ export function summaryRows(summary: CycleSummary) {
 export async function runCycleOnce(tables: string[] | undefined, how: 'manual' | 'demo') {
   const env = loadEnv();
   checkTables(env.SYNC_TABLES_CONFIG, tables);
-  const workflowId = cycleWorkflowId(how, new Date());
-  const summary = await runOneWorkflow<CycleSummary>('sync cycle', env, 'SyncCycleWorkflow', {
+  const workflowId = ids.cycle(how, new Date().toISOString());
+  const summary = await runOneWorkflow('sync cycle', env, SyncCycleWorkflow, {
     workflowId,
     args: [{ tables }],
     summary: tables ? `sync cycle: ${tables.join(', ')}` : 'sync cycle: all tables',
@@ -40,11 +42,21 @@ export function registerSyncCommands(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .action(
       action(async (opts: { table?: string[]; json?: boolean }) => {
-        const { env, workflowId, summary } = await runCycleOnce(opts.table, 'manual');
-        if (opts.json) return printJson({ workflowId, ...summary });
-        printTable(summaryRows(summary));
-        const link = webUiLink(env, workflowId);
-        if (link) process.stdout.write(`\nWeb UI: ${link}\n`);
+        try {
+          const { env, workflowId, summary } = await runCycleOnce(opts.table, 'manual');
+          if (opts.json) return printJson({ workflowId, ...summary });
+          printTable(summaryRows(summary));
+          const link = webUiLink(env, workflowId);
+          if (link) process.stdout.write(`\nWeb UI: ${link}\n`);
+        } catch (err) {
+          // A failed cycle still says what each table did.
+          const summary = err instanceof CliError ? (err.details as CycleSummary | undefined) : undefined;
+          if (summary?.tables) {
+            if (opts.json) printJson({ ...summary, failed: err instanceof Error ? err.message : String(err) });
+            else printTable(summaryRows(summary));
+          }
+          throw err;
+        }
       }),
     );
 }

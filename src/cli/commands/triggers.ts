@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { ConfigError, loadEnv } from '../../config/env';
 import { loadSyncConfig } from '../../config/tables';
-import { openLegacy } from '../../db/legacy';
-import { installedTriggers, installTriggers, removeTriggers } from '../../sync/legacyTriggers';
+import { ids } from '../../shared';
+import { LegacyTriggersWorkflow } from '../../../workflows';
+import { runOneWorkflow } from '../oneOffWorkflow';
 import { action } from '../output';
 
+/** Trigger-based change capture, installed in the legacy file by the legacy agent (the only process that opens it). */
 export function registerTriggerCommands(program: Command): void {
   const triggers = program
     .command('triggers')
@@ -19,18 +21,17 @@ export function registerTriggerCommands(program: Command): void {
 
   triggers
     .command('install')
-    .description('create sync_queue and INSERT/UPDATE/DELETE triggers in the legacy file (idempotent)')
+    .description('create sync_queue and INSERT/UPDATE/DELETE triggers in the legacy file (idempotent); tables in trigger mode then catch up by themselves')
     .option('-t, --table <table...>', 'only these tables')
     .action(
-      action((opts: { table?: string[] }) => {
+      action(async (opts: { table?: string[] }) => {
         const { env, tables } = tablesOf(opts.table);
-        const db = openLegacy(env.LEGACY_DB_PATH, { readonly: false });
-        try {
-          installTriggers(db, tables);
-          process.stdout.write(`installed: ${installedTriggers(db).join(', ')}\n`);
-        } finally {
-          db.close();
-        }
+        const installed = await runOneWorkflow('trigger install', env, LegacyTriggersWorkflow, {
+          workflowId: ids.triggers('install', new Date().toISOString()),
+          args: [{ action: 'install', tables }],
+          summary: `install legacy triggers: ${tables.join(', ')}`,
+        });
+        process.stdout.write(`installed: ${installed.join(', ')}\n`);
       }),
     );
 
@@ -40,16 +41,14 @@ export function registerTriggerCommands(program: Command): void {
     .option('-t, --table <table...>', 'only these tables')
     .option('--drop-queue', 'also drop sync_queue')
     .action(
-      action((opts: { table?: string[]; dropQueue?: boolean }) => {
+      action(async (opts: { table?: string[]; dropQueue?: boolean }) => {
         const { env, tables } = tablesOf(opts.table);
-        const db = openLegacy(env.LEGACY_DB_PATH, { readonly: false });
-        try {
-          removeTriggers(db, tables, { dropQueue: opts.dropQueue });
-          const left = installedTriggers(db);
-          process.stdout.write(left.length ? `still installed: ${left.join(', ')}\n` : 'no sync triggers left\n');
-        } finally {
-          db.close();
-        }
+        const left = await runOneWorkflow('trigger removal', env, LegacyTriggersWorkflow, {
+          workflowId: ids.triggers('remove', new Date().toISOString()),
+          args: [{ action: 'remove', tables, dropQueue: opts.dropQueue === true }],
+          summary: `remove legacy triggers: ${tables.join(', ')}`,
+        });
+        process.stdout.write(left.length ? `still installed: ${left.join(', ')}\n` : 'no sync triggers left\n');
       }),
     );
 }

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { generateLegacyDb } from '../../../src/fixtures/legacyFixture';
-import { installTriggers } from '../../../src/sync/legacyTriggers';
+import { installTriggers } from '../../../src/capture/legacyTriggers';
 import { createOrUpdateSchedule } from '../../../src/temporal/schedule';
+import { targetOf } from '../../../src/temporal/target';
 import { checkAfterFault } from '../../support/faultCheck';
 import { configWith, count, startHarness, type SyncHarness } from '../../support/syncHarness';
 
@@ -65,7 +66,7 @@ describe('another process writing to the legacy file throughout (trigger mode)',
 
   it('syncs every insert, update and delete; broken rows are held back with their reason', async () => {
     const started = Date.now();
-    await createOrUpdateSchedule(h.client, h.env, { intervalSeconds: 2, scheduleId });
+    await createOrUpdateSchedule(h.client, h.env, targetOf(h.env, 'all'), { intervalSeconds: 2, scheduleId });
     const writer = spawn(process.execPath, ['-e', WRITER, h.legacyPath, '15000', String(DELIVERIES)], { cwd: process.cwd() });
     let out = '';
     writer.stdout.on('data', (d) => (out += d));

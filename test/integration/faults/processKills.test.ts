@@ -2,9 +2,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { generateLegacyDb } from '../../../src/fixtures/legacyFixture';
+import { BackfillWorkflow, SyncCycleWorkflow } from '../../../workflows';
 import { checkAfterFault } from '../../support/faultCheck';
 import { count, startHarness, type SyncHarness } from '../../support/syncHarness';
-import { processQueue, spawnWorker, startBackfillHarness, stopWorker } from '../../support/workerProcess';
+import { processClient, processQueue, spawnWorker, startBackfillHarness, stopWorker } from '../../support/workerProcess';
 
 /**
  * The worker process killed without warning (SIGKILL) in the middle of its work, then started
@@ -29,7 +30,8 @@ describe('worker killed mid-backfill', () => {
   it('loses nothing and duplicates nothing after SIGKILL and a restart', async () => {
     const started = Date.now();
     let worker = spawnWorker(h);
-    const handle = await h.client.workflow.start('BackfillWorkflow', {
+    const client = await processClient(h);
+    const handle = await client.workflow.start(BackfillWorkflow, {
       taskQueue: processQueue(h),
       workflowId: `backfill/deliveries/crash-${h.env.TEMPORAL_TASK_QUEUE}`,
       args: [{ table: 'deliveries' }],
@@ -44,6 +46,7 @@ describe('worker killed mid-backfill', () => {
       expect((await handle.result()).status).toBe('completed');
     } finally {
       await stopWorker(worker);
+      await client.connection.close();
     }
     expect(await count(h.pool, `SELECT count(*) FROM sync_journal WHERE table_name = 'orders' AND operation = 'insert'`)).toBe(40_000);
     const outcome = await checkAfterFault(h, 'worker SIGKILL mid-backfill, restarted', started);
@@ -84,7 +87,8 @@ describe('worker killed mid-write-back', () => {
     const configFile = path.join(h.dir, 'tables.json');
     writeFileSync(configFile, JSON.stringify(config));
     let worker = spawnWorker(h, { SYNC_TABLES_CONFIG: configFile });
-    const handle = await h.client.workflow.start('SyncCycleWorkflow', {
+    const client = await processClient(h);
+    const handle = await client.workflow.start(SyncCycleWorkflow, {
       taskQueue: processQueue(h),
       workflowId: `sync-cycle/write-back-crash-${h.env.TEMPORAL_TASK_QUEUE}`,
       args: [{ tables: ['deliveries'] }],
@@ -98,6 +102,7 @@ describe('worker killed mid-write-back', () => {
       await handle.result();
     } finally {
       await stopWorker(worker);
+      await client.connection.close();
     }
     expect(legacyDeliveries()).toBe(before + ORDERS);
     expect(await count(h.pool, 'SELECT count(*) FROM orders WHERE legacy_id IS NULL')).toBe(0);

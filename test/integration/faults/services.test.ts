@@ -38,7 +38,7 @@ describe('Redis flushed between the steps of a batch', () => {
   beforeAll(async () => {
     redis = new Redis(process.env.TEST_REDIS_URL!);
     claims = new FlushingClaims(redis, 600);
-    h = await startHarness({ overrides: { claims } });
+    h = await startHarness({ claims });
     generateLegacyDb({ path: h.legacyPath, seed: 31, clients: 60, drivers: 6, deliveries: 2500 });
   });
   afterAll(async () => {

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { NewValues, TableMapping } from '../mapping/tables';
+import type { NewValues, TableMapping } from './tables';
 
 /**
- * Pure comparison helpers for the consistency check and the rollback: a canonical form of a
- * row's mapped values (whatever side it comes from), its hash, the fields two forms differ
- * in, and equality of legacy raw images. No I/O here.
+ * A canonical form of a row's mapped values, whatever side it comes from (a legacy row
+ * mapped by the contract, a PostgreSQL row as `to_jsonb` gives it, a merge base), its hash
+ * and the fields two forms differ in: what the merge, the consistency check and the rollback
+ * compare. No I/O here.
  */
 
 export type CanonicalValue = string | number | boolean | string[] | null;
@@ -16,7 +17,7 @@ export function comparedColumns(mapping: TableMapping): string[] {
 }
 
 /** The SQL type of a compared column (parents are integer ids). */
-function columnType(mapping: TableMapping, column: string): string {
+export function columnType(mapping: TableMapping, column: string): string {
   return mapping.newColumns[column] ?? 'integer';
 }
 
@@ -93,28 +94,4 @@ export function canonicalHash(row: Canonical, columns: string[]): string {
 /** The columns whose canonical values differ. */
 export function diffFields(expected: Canonical, actual: Canonical, columns: string[]): string[] {
   return columns.filter((c) => stableStringify(expected[c] ?? null) !== stableStringify(actual[c] ?? null));
-}
-
-export type RawImage = Record<string, string | number | null>;
-
-/**
- * Equality of two legacy raw images (text as hex of its bytes, integers as numbers) over the
- * given keys; null stands for "no row". Numbers and numeric strings of the same value are
- * equal (a JSON round trip may turn one into the other); hex is compared case-insensitively.
- */
-export function imagesEqual(a: RawImage | null, b: RawImage | null, keys: string[]): boolean {
-  if (a === null || b === null) return a === b;
-  return keys.every((k) => {
-    const x = a[k] ?? null;
-    const y = b[k] ?? null;
-    if (x === null || y === null) return x === y;
-    if (typeof x === 'number' || typeof y === 'number') return Number(x) === Number(y);
-    return String(x).toLowerCase() === String(y).toLowerCase();
-  });
-}
-
-/** The keys whose values differ between two raw images (for conflict reports). */
-export function imageDiff(a: RawImage | null, b: RawImage | null, keys: string[]): string[] {
-  if (a === null || b === null) return a === b ? [] : ['(row)'];
-  return keys.filter((k) => !imagesEqual({ [k]: a[k] ?? null }, { [k]: b[k] ?? null }, [k]));
 }

@@ -1,76 +1,43 @@
-import { createHash } from 'node:crypto';
 import { chooseReading, readings, rowHint, type Readings, type TextEncodingMode } from '../encoding/cp950';
 import type { EudcMap } from '../encoding/eudc';
+import { contentHash, rawImage, updatedAtOf, type RawImage, type RawRow } from '../capture/rawRow';
 import { RuleError } from './rules';
 import type { DecodedRow, NewValues, TableMapping } from './tables';
 
-/** A legacy row as read: text columns as raw bytes, the rest as SQLite stored them. */
-export interface RawRow {
-  id: number;
-  cols: Record<string, Buffer | number | bigint | string | null>;
-}
+/**
+ * Convert, legacy → new: a raw legacy row's bytes decoded (CP950 with the EUDC map, or
+ * UTF-8) and mapped by the contract's rules. Pure; a value that cannot be converted exactly
+ * holds its row back with the reason.
+ */
 
 export interface ConvertedRow {
   legacyId: number;
   hash: string;
+  /** The raw updated_at text: a newer one over the same content is a touch. */
+  ts: string;
   values: NewValues;
   /** Legacy ids of the parents, by legacy column (client_id, driver_id). */
   parents: Record<string, number | null>;
 }
 
+export type HeldKind = 'decode' | 'rule' | 'key_collision' | 'encode' | 'missing_parent';
+
 export interface HeldRow {
+  /** The legacy id (legacy → new) or the order id (new → legacy). */
   legacyId: number;
   hash: string;
-  reasonKind: 'decode' | 'rule' | 'missing_parent' | 'key_collision' | 'encode';
+  reasonKind: HeldKind;
   reason: string;
   /** The row's raw values: text bytes as hex, others as stored. */
-  raw: Record<string, string | number | null>;
+  raw: RawImage | Record<string, unknown>;
 }
 
 export type ConversionResult = { ok: true; row: ConvertedRow } | { ok: false; held: HeldRow };
 
-/** Raw values in a JSON-safe form that keeps every byte: text as hex. */
-export function rawImage(row: RawRow): Record<string, string | number | null> {
-  const out: Record<string, string | number | null> = { id: row.id };
-  for (const [k, v] of Object.entries(row.cols)) {
-    out[k] = Buffer.isBuffer(v) ? v.toString('hex') : typeof v === 'bigint' ? Number(v) : v;
-  }
-  return out;
-}
-
-/**
- * Hash of a legacy row's content, `updated_at` aside (touching a row without changing it is
- * not a change). Equal hashes mean the row needs no write.
- */
-export function contentHash(row: RawRow): string {
-  const h = createHash('sha1');
-  // Column order is the reader's select list, the same for every row of a table. The text
-  // between byte values is hashed in one piece: the same bytes, far fewer calls.
-  let text = '';
-  for (const k of Object.keys(row.cols)) {
-    if (k === 'updated_at') continue;
-    const v = row.cols[k];
-    if (Buffer.isBuffer(v)) {
-      h.update(`${text}\u0001${k}\u0000B`);
-      h.update(v);
-      text = '';
-    } else {
-      text += v === null ? `\u0001${k}\u0000N` : `\u0001${k}\u0000V${String(v)}`;
-    }
-  }
-  if (text) h.update(text);
-  return h.digest('hex');
-}
-
 /** Decodes a raw row's text and maps it by the contract's rules; a failure holds the row back. */
-export function convertRow(
-  row: RawRow,
-  mapping: TableMapping,
-  encodings: Record<string, TextEncodingMode>,
-  eudc: EudcMap,
-): ConversionResult {
+export function convertRow(row: RawRow, mapping: TableMapping, encodings: Record<string, TextEncodingMode>, eudc: EudcMap): ConversionResult {
   const hash = contentHash(row);
-  const hold = (reasonKind: HeldRow['reasonKind'], reason: string): ConversionResult => ({
+  const hold = (reasonKind: HeldKind, reason: string): ConversionResult => ({
     ok: false,
     held: { legacyId: row.id, hash, reasonKind, reason, raw: rawImage(row) },
   });
@@ -104,9 +71,37 @@ export function convertRow(
       const v = decoded[p.column];
       parents[p.column] = v === null ? null : Number(v);
     }
-    return { ok: true, row: { legacyId: row.id, hash, values, parents } };
+    return { ok: true, row: { legacyId: row.id, hash, ts: updatedAtOf(row), values, parents } };
   } catch (err) {
     if (err instanceof RuleError) return hold('rule', err.message);
     throw err;
   }
+}
+
+export interface ConvertedBatch {
+  converted: ConvertedRow[];
+  /** Rows decoding or mapping held back. */
+  held: HeldRow[];
+  /** Legacy ids whose row is gone (trigger mode, rows read again by id). */
+  deleted: number[];
+}
+
+/**
+ * Converts a captured batch. The raw rows are not needed after it: callers pass them in one
+ * expression, so they can be collected while the batch is applied.
+ */
+export function convertBatch(
+  mapping: TableMapping,
+  encodings: Record<string, TextEncodingMode>,
+  eudc: EudcMap,
+  batch: { rows: RawRow[]; deleted: number[] },
+): ConvertedBatch {
+  const converted: ConvertedRow[] = [];
+  const held: HeldRow[] = [];
+  for (const row of batch.rows) {
+    const r = convertRow(row, mapping, encodings, eudc);
+    if (r.ok) converted.push(r.row);
+    else held.push(r.held);
+  }
+  return { converted, held, deleted: batch.deleted };
 }

@@ -1,17 +1,14 @@
 import type Database from 'better-sqlite3';
-import type { RawRow } from '../mapping/convertRow';
-import type { TableMapping } from '../mapping/tables';
+import type { TableMapping } from '../convert/tables';
+import type { Cursor } from '../shared';
+import { updatedAtOf, type RawRow } from './rawRow';
 
 /**
- * Reads pages of legacy rows. Text columns come back as raw bytes (CAST AS BLOB), never
- * through the driver's UTF-8 decoding, which would destroy CP950 values.
+ * Capture, legacy side: pages of legacy rows (timestamp pages, trigger-queue pages, id
+ * ranges, rows by id) and what a plan needs to know of a table. Text columns come back as
+ * raw bytes (CAST AS BLOB), never through the driver's UTF-8 decoding, which would destroy
+ * CP950 values.
  */
-
-/** Where a table's reading has got to: (updated_at, id) in timestamp mode, (null, queue id) in trigger mode. */
-export interface Cursor {
-  ts: string | null;
-  id: number;
-}
 
 export interface Page {
   rows: RawRow[];
@@ -45,11 +42,6 @@ function readRows(db: Database.Database, mapping: TableMapping, sql: string, par
     for (let i = 0; i < names.length; i++) cols[names[i]] = values[i + 1] as RawRow['cols'][string];
     return { id: Number(values[0]), cols };
   });
-}
-
-export function updatedAtOf(row: RawRow): string {
-  const v = row.cols.updated_at;
-  return Buffer.isBuffer(v) ? v.toString('latin1') : String(v ?? '');
 }
 
 /** The next page after the cursor, in (updated_at, id) order, which the updated_at index serves. */
@@ -120,6 +112,17 @@ export function readQueuePage(db: Database.Database, mapping: TableMapping, curs
     next: { ts: null, id: entries.at(-1)!.id },
     done: entries.length < limit,
   };
+}
+
+/** The last sync_queue id (where trigger mode follows the queue from), or null without a queue. */
+export function queuePosition(db: Database.Database): number | null {
+  const has = prepare(db, `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sync_queue'`).get();
+  if (!has) return null;
+  return (prepare(db, 'SELECT COALESCE(max(id), 0) AS n FROM sync_queue').get() as { n: number }).n;
+}
+
+export function countRows(db: Database.Database, table: string): number {
+  return (prepare(db, `SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 }
 
 /** All legacy ids of a table, ascending, in chunks (deletion sweeps, consistency checks). */

@@ -1,6 +1,10 @@
-import { encodeCp950 } from '../encoding/cp950';
+import type { RawRow } from '../capture/rawRow';
+import { encodeCp950, type TextEncodingMode } from '../encoding/cp950';
 import type { EudcMap } from '../encoding/eudc';
+import { canonicalValue } from './canonical';
 import { formatLegacyTimestamp, RuleError, STATUS_TO_LEGACY, type OrderStatus } from './rules';
+import { deliveries, type NewValues } from './tables';
+import { convertRow } from './toNew';
 
 /**
  * New → legacy for deliveries (contract: "Rules, new to legacy"): an order's values as the
@@ -77,4 +81,59 @@ export function orderToLegacy(order: OrderForLegacy, eudc: EudcMap): Record<stri
     created_at: cp950(formatLegacyTimestamp(new Date(order.created_at)), 'created_at', eudc),
     updated_at: cp950(formatLegacyTimestamp(new Date(order.updated_at)), 'updated_at', eudc),
   };
+}
+
+/** An order's values in the form legacy rows convert to: what keepUnchanged compares. */
+export function orderValues(o: OrderForLegacy): NewValues {
+  return {
+    delivery_date: o.delivery_date,
+    qty_50kg: o.qty_50kg,
+    qty_20kg: o.qty_20kg,
+    qty_16kg: o.qty_16kg,
+    qty_10kg: o.qty_10kg,
+    qty_4kg: o.qty_4kg,
+    status: o.status,
+    amount: o.amount,
+    notes: o.notes,
+    created_at: o.created_at,
+    updated_at: o.updated_at,
+  };
+}
+
+// ─────────────────────────────── writes ───────────────────────────────
+
+/** What legacy must hold for a write to go ahead: a new row (insert), no row (a deleted delivery created again with its id), or the content last seen (its hash). */
+export type Expectation = { insert: true } | { absent: number } | { legacyId: number; hash: string };
+
+/** One order's write to legacy `deliveries`: its column values, and the order as merge values (to keep legacy's bytes where the value is unchanged). */
+export interface LegacyWrite {
+  orderId: number;
+  expect: Expectation;
+  values: Record<string, LegacyValue>;
+  order: NewValues;
+}
+
+/** The legacy text columns, and the order column whose value each holds. */
+const TEXT_COLUMNS: [legacy: string, order: string, type: string][] = [
+  ['delivery_date', 'delivery_date', 'date'],
+  ['status', 'status', 'text'],
+  ['notes', 'notes', 'text'],
+  ['created_at', 'created_at', 'timestamptz'],
+  ['updated_at', 'updated_at', 'timestamptz'],
+];
+
+/**
+ * The write's values with legacy's own bytes kept for every text value it does not change:
+ * CP950's duplicate codes (A2CC/A451 十), rows a patch wrote in UTF-8, old timestamp formats
+ * and padding all stay as they are. A row that does not convert keeps nothing.
+ */
+export function keepUnchanged(current: RawRow, write: LegacyWrite, encodings: Record<string, TextEncodingMode>, eudc: EudcMap): Record<string, LegacyValue> {
+  const now = convertRow(current, deliveries, encodings, eudc);
+  if (!now.ok) return write.values;
+  const out = { ...write.values };
+  for (const [legacy, order, type] of TEXT_COLUMNS) {
+    const same = JSON.stringify(canonicalValue(type, now.row.values[order])) === JSON.stringify(canonicalValue(type, write.order[order]));
+    if (same) out[legacy] = current.cols[legacy] as LegacyValue;
+  }
+  return out;
 }

@@ -1,0 +1,332 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { recordWriteBack as recordWriteBackInPostgres, applyToNew } from '../src/apply/postgresSink';
+import type { LegacyRestore } from '../src/apply/legacyRestore';
+import type { LegacyWriteResult } from '../src/apply/legacySink';
+import { readOrders } from '../src/capture/outboxReader';
+import { contentHash, updatedAtOf } from '../src/capture/rawRow';
+import { compareChunk, countNew } from '../src/check';
+import { tableConfig, tableLevels } from '../src/config/tables';
+import { convertBatch } from '../src/convert/toNew';
+import { beginDraft, draftRun, type RunDraft, type TableEdges } from '../src/plan';
+import { planToLegacy, type WriteBackPlan } from '../src/reconcile/toLegacy';
+import { applyResolution, type Resolved } from '../src/review';
+import { beginRollback, recordLegacyRestores, reopenedConflicts, rollbackPage } from '../src/rollback';
+import {
+  ids,
+  type BatchResult,
+  type ChunkReport,
+  type ConflictResolution,
+  type Cursor,
+  type FetchResult,
+  type ReviewStart,
+  type RollbackPageResult,
+  type RollbackRequest,
+  type RollbackSelection,
+  type RowQueue,
+  type RunSummary,
+  type TableCounts,
+  type TableSyncPlan,
+  type TableSyncStart,
+} from '../src/shared';
+import { beginReport, finishReport } from '../src/state/consistencyReports';
+import { heldIds } from '../src/state/heldBack';
+import { outboxHasWork, pendingOutbox } from '../src/state/outbox';
+import { queuedIds } from '../src/state/rowQueue';
+import { readRowStates, readSeen } from '../src/state/rowState';
+import { beginRun, finishRun, recordEnded, runningRuns, runTree, setRunCounts } from '../src/state/runs';
+import { advanceWatermark, finishCatchup } from '../src/state/watermarks';
+import { connectClient } from '../src/temporal/connection';
+import { pauseSchedule, resumeSchedule } from '../src/temporal/schedule';
+import type { CoreDeps } from './deps';
+import { rawKey, restoredKey, restoresKey, writesKey, writtenKey, type Probe, type RawBatch } from './legacy';
+
+/**
+ * The activities of the core workers (task queue luckygas-sync): thin adapters from Temporal
+ * to the stages. They reach PostgreSQL, Redis and Temporal, never the legacy file: what the
+ * legacy agent read waits in Redis claims, what it is to write goes there.
+ */
+
+export interface CycleDraft {
+  levels: string[][];
+  /** Each table's parent tables in this cycle: a table whose parent failed is not started. */
+  parents: Record<string, string[]>;
+  drafts: RunDraft[];
+  probes: Probe[];
+}
+
+/** A table and direction of a cycle: the plan of a run to start, a run that ended without starting, or a write-back to decide after legacy → new. */
+export type CycleRun = { plan: TableSyncPlan } | { summary: RunSummary } | { after: RunDraft };
+
+export const planKey = (batchKey: string) => `${batchKey}:plan`;
+
+export function createCoreActivities(deps: CoreDeps) {
+  const cfg = (table: string) => tableConfig(deps.config, table);
+  const log = (table: string, batchKey?: string) => deps.log.child({ table, batch: batchKey, runId: batchKey?.split('#')[0] });
+
+  /** Whether a captured first page holds nothing the sync has not seen: every row's content and updated_at as last seen. */
+  async function allSeen(table: string, batchKey: string): Promise<boolean> {
+    const batch = await deps.claims.get<RawBatch>(rawKey(batchKey));
+    if (batch.deleted.length > 0) return false;
+    const seen = await readSeen(deps.pool, table, batch.rows.map((r) => r.id));
+    return batch.rows.every((r) => {
+      const s = seen.get(r.id);
+      return s !== undefined && s.hash === contentHash(r) && s.ts === updatedAtOf(r);
+    });
+  }
+
+  async function beginWriteBack(draft: RunDraft): Promise<CycleRun> {
+    if (await outboxHasWork(deps.pool)) return { plan: await beginDraft(deps.pool, cfg(draft.start.table), draft, null, null) };
+    return { summary: await recordEnded(deps.pool, { id: draft.start.workflowId, kind: 'table', table: draft.start.table, direction: draft.start.direction, parentId: draft.start.parentId, status: 'completed', details: { idle: 'nothing new at the source' } }) };
+  }
+
+  return {
+    // ─────────────────────────────── the cycle ───────────────────────────────
+
+    /** The cycle's tables (parents first, in levels that may run side by side), each direction's reading, and what to ask the legacy agent. */
+    async planCycle(input: { tables?: string[]; cycleId: string }): Promise<CycleDraft> {
+      for (const t of input.tables ?? []) cfg(t);
+      const levels = tableLevels(deps.config, input.tables);
+      const drafts: RunDraft[] = [];
+      const probes: Probe[] = [];
+      for (const table of levels.flat()) {
+        const t = cfg(table);
+        for (const direction of t.directions) {
+          const workflowId = ids.tableSync(table, direction, input.cycleId);
+          const draft = await draftRun(deps.pool, t, { table, direction, kind: 'table', workflowId, parentId: input.cycleId });
+          drafts.push(draft);
+          if (direction === 'legacy-to-new') {
+            probes.push({ table, batchKey: draft.load ? null : `${workflowId}#0`, cursor: draft.cursor, batchSize: draft.batchSize, edges: draft.load || draft.catchup });
+          }
+        }
+      }
+      const parents = Object.fromEntries(levels.flat().map((t) => [t, cfg(t).mapping.parents.map((p) => p.legacyTable).filter((p) => levels.flat().includes(p))]));
+      return { levels, parents, drafts, probes };
+    },
+
+    /**
+     * Each table and direction begun (its run recorded, its plan made, its first page already
+     * captured) or, with nothing new at its source, recorded as a completed run that re-read
+     * what it re-read and changed nothing. A write-back whose table also runs legacy → new is
+     * decided after it: the merges there may queue orders for it.
+     */
+    async beginCycleRuns(input: { draft: CycleDraft; probed: { table: string; first: FetchResult | null; edges: TableEdges | null }[] }): Promise<Record<string, CycleRun>> {
+      const runs: Record<string, CycleRun> = {};
+      const probed = new Map(input.probed.map((p) => [p.table, p]));
+      for (const draft of input.draft.drafts) {
+        const { table, direction } = draft.start;
+        const key = `${table} ${direction}`;
+        if (direction === 'new-to-legacy') {
+          const l2n = runs[`${table} legacy-to-new`];
+          runs[key] = l2n && 'plan' in l2n ? { after: draft } : await beginWriteBack(draft);
+          continue;
+        }
+        const p = probed.get(table);
+        const first = p?.first ?? null;
+        const idle = !draft.load && !draft.catchup && draft.queues.length === 0 && first !== null && (first.count === 0 || (first.done && (await allSeen(table, `${draft.start.workflowId}#0`))));
+        if (idle) {
+          await deps.claims.drop(rawKey(`${draft.start.workflowId}#0`));
+          runs[key] = {
+            summary: await recordEnded(deps.pool, { id: draft.start.workflowId, kind: 'table', table, direction, parentId: draft.start.parentId, status: 'completed', read: first.count, details: { idle: 'nothing new at the source' } }),
+          };
+        } else {
+          runs[key] = { plan: await beginDraft(deps.pool, cfg(table), draft, p?.edges ?? null, first) };
+        }
+      }
+      return runs;
+    },
+
+    /** The write-back of a table whose legacy → new ran in this cycle: begun when the outbox has work. */
+    beginWriteBack,
+
+    /** Runs that will not run, recorded with why (a parent table failed, the cycle was cancelled). */
+    async recordSkipped(input: { runs: (TableSyncStart & { reason: string })[] }): Promise<RunSummary[]> {
+      const out: RunSummary[] = [];
+      for (const r of input.runs) {
+        out.push(await recordEnded(deps.pool, { id: r.workflowId, kind: r.kind, table: r.table, direction: r.direction, parentId: r.parentId, status: 'skipped', reason: r.reason }));
+      }
+      return out;
+    },
+
+    // ─────────────────────────────── table runs ───────────────────────────────
+
+    /** A run outside a cycle (backfill, retry, repair): recorded, its reading planned. */
+    async beginTableSync(input: { start: TableSyncStart; edges: TableEdges | null }): Promise<TableSyncPlan> {
+      const t = cfg(input.start.table);
+      return beginDraft(deps.pool, t, await draftRun(deps.pool, t, input.start), input.edges, null);
+    },
+
+    /** convert → reconcile → apply of a captured batch, in one PostgreSQL transaction. */
+    async applyBatch(input: { table: string; runId: string; batchKey: string; mode: string; cursor: Cursor | null; reached?: Cursor }): Promise<BatchResult> {
+      const t = cfg(input.table);
+      const raw = await deps.claims.get<RawBatch>(rawKey(input.batchKey));
+      const batch = convertBatch(t.mapping, t.textColumns, deps.eudc, raw);
+      if (batch.held.length) log(input.table, input.batchKey).warn({ held: batch.held.map((h) => ({ id: h.legacyId, reason: h.reason })) }, 'rows held back');
+      Context.current().heartbeat();
+      const result = await applyToNew(deps.pool, t, batch, { runId: input.runId, batchKey: input.batchKey, mode: input.mode, cursor: input.cursor, reached: input.reached });
+      await deps.claims.drop(rawKey(input.batchKey)).catch(() => {});
+      log(input.table, input.batchKey).debug({ ...result, cursor: undefined }, 'batch applied');
+      return result;
+    },
+
+    /** The next row ids of a queue after `afterId`. */
+    async queuedRowIds(input: { table: string; queue: RowQueue; afterId: number; limit: number }): Promise<number[]> {
+      if (input.queue === 'held') return heldIds(deps.pool, input.table, 'legacy-to-new', input.afterId, input.limit);
+      return queuedIds(deps.pool, input.table, input.queue, input.afterId, input.limit);
+    },
+
+    /** After a load, incremental reading goes on from the newest row noted before it; after a catch-up, trigger mode follows its queue. */
+    async moveWatermark(input: { table: string; after: { load: Cursor } | { catchup: true } }): Promise<void> {
+      if ('load' in input.after) await advanceWatermark(deps.pool, input.table, 'legacy-to-new', 'timestamp', input.after.load);
+      else await finishCatchup(deps.pool, input.table);
+    },
+
+    /** Records how any run ended (table, backfill, retry, repair, check, rollback, resolution): once. */
+    async finishRun(input: { runId: string; status: 'completed' | 'failed' | 'cancelled'; error?: string; details?: unknown }): Promise<RunSummary> {
+      const summary = await finishRun(deps.pool, input);
+      if (!summary) throw ApplicationFailure.nonRetryable(`run ${input.runId} is not recorded in sync_runs`, 'RunMissing');
+      return summary;
+    },
+
+    async beginRun(input: { runId: string; kind: 'check' | 'resolution'; details?: unknown }): Promise<void> {
+      await beginRun(deps.pool, { id: input.runId, kind: input.kind, details: input.details });
+    },
+
+    // ─────────────────────────────── write-back ───────────────────────────────
+
+    /** The outbox's next orders (or the given ones), converted and planned; the writes into a claim for the legacy agent. */
+    async planWriteBack(input: { batchKey: string; batchSize?: number; orderIds?: number[] }): Promise<{ count: number; writes: number }> {
+      const entries = input.orderIds ? [] : await pendingOutbox(deps.pool, input.batchSize ?? cfg('deliveries').batchSize);
+      const orderIds = input.orderIds ?? entries.map((e) => e.orderId);
+      const orders = await readOrders(deps.pool, [...new Set(orderIds)]);
+      const legacyIds = [...orders.values()].map((o) => o.order.legacy_id).filter((id): id is number => id !== null);
+      const states = await readRowStates(deps.pool, 'deliveries', legacyIds);
+      const plan = planToLegacy({ outboxIds: entries.map((e) => e.id), orderIds, orders, states, eudc: deps.eudc });
+      await deps.claims.put(writesKey(input.batchKey), plan.writes);
+      await deps.claims.put(planKey(input.batchKey), { ...plan, writes: [] } satisfies WriteBackPlan);
+      return { count: input.orderIds ? orderIds.length : entries.length, writes: plan.writes.length };
+    },
+
+    /** PostgreSQL's record of a write-back batch the legacy agent wrote. */
+    async recordWriteBack(input: { batchKey: string; runId: string; legacyWritten: boolean }): Promise<BatchResult> {
+      const plan = await deps.claims.get<WriteBackPlan>(planKey(input.batchKey));
+      const results = input.legacyWritten ? await deps.claims.get<LegacyWriteResult[]>(writtenKey(input.batchKey)) : [];
+      const result = await recordWriteBackInPostgres(deps.pool, plan, results, input);
+      await deps.claims.drop(planKey(input.batchKey), writesKey(input.batchKey), writtenKey(input.batchKey)).catch(() => {});
+      log('deliveries', input.batchKey).debug({ ...result, cursor: undefined }, 'write-back batch recorded');
+      return result;
+    },
+
+    // ─────────────────────────────── consistency check ───────────────────────────────
+
+    async beginCheck(input: { checkId: string; tables?: string[]; repair: boolean; chunkSize: number }): Promise<{ tables: string[]; newTables: Record<string, string>; startedAt: string }> {
+      for (const t of input.tables ?? []) cfg(t);
+      const tables = tableLevels(deps.config, input.tables).flat();
+      const startedAt = await beginReport(deps.pool, input.checkId, input.repair);
+      // The check is a run: repairs hang under it and are undoable with it.
+      await beginRun(deps.pool, { id: input.checkId, kind: 'check', details: { tables, repair: input.repair } });
+      return { tables, newTables: Object.fromEntries(tables.map((t) => [t, cfg(t).newTable])), startedAt };
+    },
+
+    async countNew(input: { table: string; legacy: number }): Promise<TableCounts> {
+      return countNew(deps.pool, cfg(input.table), input.legacy);
+    },
+
+    /** A chunk the legacy agent captured, compared with PostgreSQL; with repair, the differences are queued. */
+    async compareChunk(input: { checkId: string; table: string; batchKey: string; lower: number | null; upper: number | null; repair: boolean }): Promise<ChunkReport> {
+      const raw = await deps.claims.get<RawBatch>(rawKey(input.batchKey));
+      Context.current().heartbeat();
+      const report = await compareChunk(deps.pool, cfg(input.table), deps.eudc, { checkId: input.checkId, rows: raw.rows, lower: input.lower, upper: input.upper, repair: input.repair });
+      await deps.claims.drop(rawKey(input.batchKey)).catch(() => {});
+      return report;
+    },
+
+    async finishCheck(input: { checkId: string; status: 'completed' | 'failed'; differences: number; result: unknown }): Promise<{ finishedAt: string }> {
+      return { finishedAt: await finishReport(deps.pool, input.checkId, input) };
+    },
+
+    // ─────────────────────────────── rollback ───────────────────────────────
+
+    /** Pauses the sync cycle's schedule (running cycles finish); a missing schedule is not an error. */
+    async pauseSyncSchedule(input: { note: string }): Promise<'paused' | 'already-paused' | 'not-found'> {
+      const client = await connectClient(deps.env);
+      try {
+        return await pauseSchedule(client, input.note);
+      } finally {
+        await client.connection.close().catch(() => {});
+      }
+    },
+
+    async resumeSyncSchedule(input: { note: string }): Promise<'resumed' | 'not-found'> {
+      const client = await connectClient(deps.env);
+      try {
+        return await resumeSchedule(client, input.note);
+      } finally {
+        await client.connection.close().catch(() => {});
+      }
+    },
+
+    /**
+     * Fails (retryably) while a sync run the rollback concerns is still running: in run mode
+     * the runs undone, in since mode any. A run recorded as running whose workflow is no longer
+     * running does not count.
+     */
+    async waitForQuietSync(input: { rollbackId: string; runId?: string }): Promise<{ staleRuns: string[] }> {
+      const running = await runningRuns(deps.pool, { except: input.rollbackId, among: input.runId ? await runTree(deps.pool, input.runId) : null });
+      if (running.length === 0) return { staleRuns: [] };
+      const client = await connectClient(deps.env);
+      const active: string[] = [];
+      try {
+        for (const r of running) {
+          try {
+            const d = await client.workflow.getHandle(r.workflowId).describe();
+            if (d.status.name === 'RUNNING') active.push(r.workflowId);
+          } catch (err) {
+            if ((err as Error).name !== 'WorkflowNotFoundError') throw err;
+          }
+        }
+      } finally {
+        await client.connection.close().catch(() => {});
+      }
+      if (active.length > 0) throw ApplicationFailure.retryable(`sync runs still running: ${active.join(', ')} (the schedule is paused; waiting for them to finish)`, 'SyncStillRunning');
+      return { staleRuns: running.map((r) => r.id) };
+    },
+
+    async beginRollback(input: { rollbackId: string; request: RollbackRequest }): Promise<{ selection: RollbackSelection; entries: number; rows: number }> {
+      return beginRollback(deps.pool, deps.config, input.rollbackId, input.request);
+    },
+
+    /** A page: PostgreSQL rows restored here; legacy rows planned into a claim for the legacy agent (legacyBatch). */
+    async rollbackPage(input: { rollbackId: string; batchKey: string; selection: RollbackSelection; before: number | null; limit: number; dryRun: boolean; force: boolean }): Promise<RollbackPageResult> {
+      const { result, legacy } = await rollbackPage(deps.pool, input);
+      if (legacy.length > 0) {
+        await deps.claims.put(restoresKey(input.batchKey), legacy);
+        result.legacyBatch = input.batchKey;
+      }
+      Context.current().heartbeat();
+      return result;
+    },
+
+    async recordLegacyRestores(input: { rollbackId: string; batchKey: string; dryRun: boolean }): Promise<RollbackPageResult> {
+      const restores = await deps.claims.get<LegacyRestore[]>(restoredKey(input.batchKey));
+      const result = await recordLegacyRestores(deps.pool, deps, input, restores);
+      await deps.claims.drop(restoresKey(input.batchKey), restoredKey(input.batchKey)).catch(() => {});
+      return result;
+    },
+
+    async reopenedReviews(input: { selection: RollbackSelection }): Promise<ReviewStart[]> {
+      return reopenedConflicts(deps.pool, input.selection);
+    },
+
+    async finishRollbackCounts(input: { rollbackId: string; rows: number; restored: number; conflicts: number }): Promise<void> {
+      await setRunCounts(deps.pool, input.rollbackId, { read: input.rows, written: input.restored, conflicts: input.conflicts });
+    },
+
+    // ─────────────────────────────── manual conflicts ───────────────────────────────
+
+    async applyResolution(input: { conflictId: number; table: string; resolution: ConflictResolution; runId: string }): Promise<Resolved> {
+      return applyResolution(deps.pool, cfg(input.table), input.conflictId, input.resolution, input.runId);
+    },
+  };
+}
+
+export type CoreActivities = ReturnType<typeof createCoreActivities>;

@@ -1,0 +1,119 @@
+import type { Queryable } from '../db/postgres';
+import type { RowState, StateWrite } from '../reconcile/toNew';
+
+/**
+ * sync_row_state: per synced row, what the sync last saw of legacy (content hash, updated_at
+ * text), the merge base both sides agreed on (NULL: the new row as it is now; a trigger keeps
+ * the old row here at the first write made outside the sync), legacy's last-seen image while
+ * legacy lacks the base, and an open review.
+ */
+
+/** Hash of a row state whose legacy row must be read again (a restored or repaired row): it matches no content. */
+export const STALE = '';
+
+export async function readRowStates(db: Queryable, table: string, legacyIds: number[]): Promise<Map<number, RowState>> {
+  if (legacyIds.length === 0) return new Map();
+  const res = await db.query<{ legacy_id: number; content_hash: string; legacy_ts: string | null; base: Record<string, unknown> | null; legacy_base: Record<string, unknown> | null; review_id: string | null }>(
+    `SELECT legacy_id, content_hash, legacy_ts, base, legacy_base, review_id FROM sync_row_state WHERE table_name = $1 AND legacy_id = ANY($2::int[])`,
+    [table, legacyIds],
+  );
+  return new Map(
+    res.rows.map((r) => [
+      r.legacy_id,
+      { legacyId: r.legacy_id, contentHash: r.content_hash, legacyTs: r.legacy_ts, base: r.base, legacyBase: r.legacy_base, reviewId: r.review_id === null ? null : Number(r.review_id) },
+    ]),
+  );
+}
+
+/** Just the hashes and updated_at texts: what a probe compares a captured page with. */
+export async function readSeen(db: Queryable, table: string, legacyIds: number[]): Promise<Map<number, { hash: string; ts: string | null }>> {
+  if (legacyIds.length === 0) return new Map();
+  const res = await db.query<{ legacy_id: number; content_hash: string; legacy_ts: string | null }>(
+    `SELECT legacy_id, content_hash, legacy_ts FROM sync_row_state WHERE table_name = $1 AND legacy_id = ANY($2::int[])`,
+    [table, legacyIds],
+  );
+  return new Map(res.rows.map((r) => [r.legacy_id, { hash: r.content_hash, ts: r.legacy_ts }]));
+}
+
+/**
+ * Records what the batch saw and agreed on. `base: 'now'` clears the base (the sync just
+ * wrote the new row, or found it as agreed); `keep` leaves it. Reviews get their conflict id.
+ */
+export async function writeRowStates(db: Queryable, table: string, writes: StateWrite[], reviewIds: Map<number, number> = new Map()): Promise<void> {
+  if (writes.length === 0) return;
+  // Existing states updated, new ones inserted, in one statement.
+  await db.query(
+    `WITH x AS (SELECT * FROM jsonb_to_recordset($2::jsonb)
+                  AS x(legacy_id int, hash text, ts text, keep_base boolean, keep_legacy_base boolean, legacy_base jsonb, review_id bigint)),
+     upd AS (UPDATE sync_row_state s SET content_hash = x.hash, legacy_ts = x.ts,
+               base = CASE WHEN x.keep_base THEN s.base ELSE NULL END,
+               legacy_base = CASE WHEN x.keep_legacy_base THEN s.legacy_base ELSE x.legacy_base END,
+               review_id = COALESCE(x.review_id, s.review_id), synced_at = now()
+             FROM x WHERE s.table_name = $1 AND s.legacy_id = x.legacy_id RETURNING s.legacy_id)
+     INSERT INTO sync_row_state (table_name, legacy_id, content_hash, legacy_ts, base, legacy_base, review_id, synced_at)
+     SELECT $1, x.legacy_id, x.hash, x.ts, NULL, CASE WHEN x.keep_legacy_base THEN NULL ELSE x.legacy_base END, x.review_id, now()
+     FROM x WHERE x.legacy_id NOT IN (SELECT legacy_id FROM upd)
+     ON CONFLICT (table_name, legacy_id) DO NOTHING`,
+    [
+      table,
+      JSON.stringify(
+        writes.map((w) => ({
+          legacy_id: w.legacyId,
+          hash: w.hash,
+          ts: w.ts,
+          keep_base: w.base === 'keep',
+          keep_legacy_base: w.legacyBase === 'keep',
+          legacy_base: w.legacyBase === 'keep' ? null : w.legacyBase,
+          review_id: w.review ? (reviewIds.get(w.legacyId) ?? null) : null,
+        })),
+      ),
+    ],
+  );
+}
+
+export async function forgetRowStates(db: Queryable, table: string, legacyIds: number[]): Promise<void> {
+  if (legacyIds.length === 0) return;
+  await db.query(`DELETE FROM sync_row_state WHERE table_name = $1 AND legacy_id = ANY($2::int[])`, [table, legacyIds]);
+}
+
+/**
+ * Rows to be read again from legacy (restored by a rollback, or queued by a repair): their
+ * hash no longer matches any content, and the new row as it is now is the base.
+ */
+export async function markStale(db: Queryable, table: string, legacyIds: number[]): Promise<void> {
+  if (legacyIds.length === 0) return;
+  await db.query(
+    `UPDATE sync_row_state SET content_hash = '${STALE}', base = NULL, legacy_base = NULL WHERE table_name = $1 AND legacy_id = ANY($2::int[]) AND review_id IS NULL`,
+    [table, legacyIds],
+  );
+}
+
+/** After a write-back: legacy holds the order as written; the base is the order, kept explicitly if the order changed since. */
+export async function recordWrittenBack(
+  db: Queryable,
+  table: string,
+  rows: { legacyId: number; hash: string; ts: string; base: Record<string, unknown> | null }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `INSERT INTO sync_row_state AS s (table_name, legacy_id, content_hash, legacy_ts, base, legacy_base, synced_at)
+     SELECT $1, x.legacy_id, x.hash, x.ts, x.base, NULL, now() FROM jsonb_to_recordset($2::jsonb) AS x(legacy_id int, hash text, ts text, base jsonb)
+     ON CONFLICT (table_name, legacy_id) DO UPDATE SET content_hash = EXCLUDED.content_hash, legacy_ts = EXCLUDED.legacy_ts,
+       base = EXCLUDED.base, legacy_base = NULL, synced_at = now()`,
+    [table, JSON.stringify(rows.map((r) => ({ legacy_id: r.legacyId, hash: r.hash, ts: r.ts, base: r.base })))],
+  );
+}
+
+/** A resolved review: the row is free again; the resolution is its new base on the new side. */
+export async function closeReview(db: Queryable, table: string, legacyId: number, legacyBase: Record<string, unknown> | null): Promise<void> {
+  await db.query(`UPDATE sync_row_state SET review_id = NULL, base = NULL, legacy_base = $3 WHERE table_name = $1 AND legacy_id = $2`, [
+    table,
+    legacyId,
+    legacyBase === null ? null : JSON.stringify(legacyBase),
+  ]);
+}
+
+/** A review opened again (its resolution was rolled back). */
+export async function reopenReview(db: Queryable, table: string, legacyId: number, reviewId: number): Promise<void> {
+  await db.query(`UPDATE sync_row_state SET review_id = $3 WHERE table_name = $1 AND legacy_id = $2`, [table, legacyId, reviewId]);
+}
