@@ -2,7 +2,8 @@ import type pg from 'pg';
 import type { RawRow } from './capture/rawRow';
 import type { TableConfig } from './config/tables';
 import { canonicalFromMapped, canonicalFromNew, canonicalHash, comparedColumns, diffFields } from './convert/canonical';
-import { convertRow } from './convert/toNew';
+import { autoTextValues, convertRow } from './convert/toNew';
+import { tableEvidence } from './encoding/cp950';
 import { inTransaction } from './db/postgres';
 import type { EudcMap } from './encoding/eudc';
 import type { ChunkReport, DifferingSample, TableCounts } from './shared';
@@ -112,6 +113,8 @@ export async function compareChunk(
     toRepair.set(s.legacyId, { newId: s.newId, kind: 'differing' });
   };
 
+  // The chunk's rows are the evidence of the table's encoding, as a batch's are for the sync.
+  const evidence = tableEvidence(rows.map((r) => autoTextValues(r, mapping, t.textColumns)));
   for (const raw of rows) {
     const current = newByLegacy.get(raw.id);
     const h = held.get(raw.id);
@@ -121,7 +124,7 @@ export async function compareChunk(
       push(report.samples.heldBack, { legacyId: raw.id, reasonKind: h.reasonKind, reason: h.reason });
       continue;
     }
-    const conv = convertRow(raw, mapping, t.textColumns, eudc);
+    const conv = convertRow(raw, mapping, t.textColumns, eudc, evidence);
     if (!conv.ok) {
       differing({ legacyId: raw.id, newId: current?.id ?? null, fields: ['(row)'], reason: `${conv.held.reasonKind}: ${conv.held.reason}`, note: 'not recorded as held back' });
       continue;

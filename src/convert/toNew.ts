@@ -1,4 +1,4 @@
-import { chooseReading, readings, rowHint, type Readings, type TextEncodingMode } from '../encoding/cp950';
+import { chooseReading, readings, rowHint, tableEvidence, type Readings, type TableEvidence, type TextEncodingMode } from '../encoding/cp950';
 import type { EudcMap } from '../encoding/eudc';
 import { contentHash, rawImage, updatedAtOf, type RawImage, type RawRow } from '../capture/rawRow';
 import { RuleError } from './rules';
@@ -34,8 +34,31 @@ export interface HeldRow {
 
 export type ConversionResult = { ok: true; row: ConvertedRow } | { ok: false; held: HeldRow };
 
-/** Decodes a raw row's text and maps it by the contract's rules; a failure holds the row back. */
-export function convertRow(row: RawRow, mapping: TableMapping, encodings: Record<string, TextEncodingMode>, eudc: EudcMap): ConversionResult {
+/** A text column's mode: 'auto' unless configured otherwise. */
+const modeOf = (encodings: Record<string, TextEncodingMode>, column: string): TextEncodingMode => encodings[column] ?? 'auto';
+
+/** The raw values of a row's text columns in 'auto' mode: what proves the row's encoding. */
+export function autoTextValues(row: RawRow, mapping: TableMapping, encodings: Record<string, TextEncodingMode>): Buffer[] {
+  // A plain loop: this runs for every row of every batch.
+  const values: Buffer[] = [];
+  for (const col of mapping.legacyColumns) {
+    const v = row.cols[col.name];
+    if (col.kind === 'text' && Buffer.isBuffer(v) && modeOf(encodings, col.name) === 'auto') values.push(v);
+  }
+  return values;
+}
+
+/**
+ * Decodes a raw row's text and maps it by the contract's rules; a failure holds the row back.
+ * `table`: what the other rows of its batch prove (tableEvidence of autoTextValues), when known.
+ */
+export function convertRow(
+  row: RawRow,
+  mapping: TableMapping,
+  encodings: Record<string, TextEncodingMode>,
+  eudc: EudcMap,
+  table?: TableEvidence,
+): ConversionResult {
   const hash = contentHash(row);
   const hold = (reasonKind: HeldKind, reason: string): ConversionResult => ({
     ok: false,
@@ -49,14 +72,14 @@ export function convertRow(row: RawRow, mapping: TableMapping, encodings: Record
     if (col.kind !== 'text' || !Buffer.isBuffer(v)) continue;
     const r = readings(v, eudc);
     texts.set(col.name, r);
-    if ((encodings[col.name] ?? 'auto') === 'auto') auto.push(r);
+    if (modeOf(encodings, col.name) === 'auto') auto.push(r);
   }
   const hint = rowHint(auto);
   const decoded: DecodedRow = {};
   for (const col of mapping.legacyColumns) {
     const r = texts.get(col.name);
     if (r) {
-      const d = chooseReading(r, encodings[col.name] ?? 'auto', eudc, hint);
+      const d = chooseReading(r, modeOf(encodings, col.name), eudc, hint, table);
       if (!d.ok) return hold('decode', `${col.name}: ${d.reason}`);
       decoded[col.name] = d.value;
     } else {
@@ -98,8 +121,10 @@ export function convertBatch(
 ): ConvertedBatch {
   const converted: ConvertedRow[] = [];
   const held: HeldRow[] = [];
+  // What the batch's rows prove about the table's encoding settles values their own row cannot.
+  const table = tableEvidence(batch.rows.map((row) => autoTextValues(row, mapping, encodings)));
   for (const row of batch.rows) {
-    const r = convertRow(row, mapping, encodings, eudc);
+    const r = convertRow(row, mapping, encodings, eudc, table);
     if (r.ok) converted.push(r.row);
     else held.push(r.held);
   }

@@ -15,10 +15,15 @@ import {
   decodeLegacyText,
   decodeUtf8Strict,
   encodeCp950,
+  rowEncodingHint,
+  tableEvidence,
   type Decoded,
   type Encoded,
+  type TableEvidence,
   type TextEncodingMode,
 } from '../../src/encoding/cp950';
+import type { RawRow } from '../../src/capture/rawRow';
+import { keepUnchanged, type LegacyValue, type LegacyWrite } from '../../src/convert/toLegacy';
 import { DEFAULT_EUDC_MAP_PATH, loadEudcMap, parseEudcMap, type EudcMap } from '../../src/encoding/eudc';
 
 const MAP_FILE = path.resolve(__dirname, '../../config/eudc-map.json');
@@ -634,5 +639,252 @@ describe('row-level encoding in auto mode', () => {
   it('gives no hint for ASCII-only rows or rows proving both', () => {
     expect(rowEncodingHint([Buffer.from('abc')], eudcMap)).toBeUndefined();
     expect(rowEncodingHint([Buffer.from('大安區', 'utf8'), iconvLite.encode('大安區', 'cp950')], eudcMap)).toBeUndefined();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// 'auto' mode when both encodings can read the bytes. Expected texts are the CP950 table's and
+// UTF-8's readings of the bytes, written out by hand (checked with Python's codecs).
+
+/** A batch of 40 rows proving CP950 and none UTF-8, and the other way round. */
+const CP950_BATCH: TableEvidence = { cp950Rows: 40, utf8Rows: 0 };
+const UTF8_BATCH: TableEvidence = { cp950Rows: 0, utf8Rows: 40 };
+
+describe("'auto' mode: bytes of CP950's shape with an unknown code are no proof of UTF-8", () => {
+  // Lead bytes C6-C8 are Windows' user-defined area C6A1-C8FE and also UTF-8 lead bytes.
+  const CASES: Array<[string, string]> = [
+    ['C6A1', 'ơ'], // U+01A1
+    ['C7A1', 'ǡ'], // U+01E1
+    ['C8A1', 'ȡ'], // U+0221
+  ];
+  it.each(CASES)('%s alone, or in a row other values prove CP950, is held back for its code, not read as %s', (code, asUtf8) => {
+    const raw = hex(code);
+    expect(decodeUtf8Strict(raw)).toBe(asUtf8); // the premise
+    const expected = `unknown EUDC code ${code} at offset 0 (not in the EUDC map)`;
+    expect(reason(decodeLegacyText(raw, 'auto', eudc))).toBe(expected);
+    const hint = rowEncodingHint([raw, hex('A4FDA470A9FA')], eudc); // 王小明, not UTF-8
+    expect(hint).toBe('cp950');
+    expect(reason(decodeLegacyText(raw, 'auto', eudc, hint))).toBe(expected);
+    for (const table of [CP950_BATCH, UTF8_BATCH]) expect(reason(decodeLegacyText(raw, 'auto', eudc, undefined, table))).toBe(expected);
+  });
+
+  it('such a value proves nothing about its row: the row of C6A1 and 王小明 is CP950', () => {
+    expect(rowEncodingHint([hex('C6A1')], eudc)).toBeUndefined();
+    expect(rowEncodingHint([hex('C6A1'), hex('A4FDA470A9FA')], eudc)).toBe('cp950');
+  });
+
+  it('in a row other values prove UTF-8, it is the UTF-8 text (CP950 cannot read it either)', () => {
+    const hint = rowEncodingHint([hex('C6A1'), Buffer.from('大安區', 'utf8')], eudc);
+    expect(hint).toBe('utf8');
+    expect(value(decodeLegacyText(hex('C6A1'), 'auto', eudc, hint))).toBe('ơ');
+  });
+
+  it('UTF-8 whose CP950 parse meets a user-defined code (川味: 9DE5) is UTF-8, unless its row proves CP950', () => {
+    const raw = Buffer.from('川味', 'utf8'); // E5B79D E591B3: CP950 pairs E5B7, 9DE5, 91B3
+    expect(reason(decodeCp950(raw, eudc))).toBe('unknown EUDC code 9DE5 at offset 2 (not in the EUDC map)');
+    expect(value(decodeLegacyText(raw, 'auto', eudc))).toBe('川味');
+    expect(value(decodeLegacyText(raw, 'auto', eudc, undefined, CP950_BATCH))).toBe('川味');
+    expect(reason(decodeLegacyText(raw, 'auto', eudc, 'cp950'))).toBe('unknown EUDC code 9DE5 at offset 2 (not in the EUDC map)');
+  });
+});
+
+describe("'auto' mode: how plausible each reading is decides when the row does not", () => {
+  it('璇一 (E6A2 A440), a level-2 hanzi then 一, is CP950, not 梤@', () => {
+    const raw = hex('E6A2A440');
+    expect(decodeUtf8Strict(raw)).toBe('梤@'); // the premise
+    expect(value(decodeLegacyText(raw, 'auto', eudc))).toBe('璇一');
+    expect(value(decodeLegacyText(raw, 'auto', eudc, undefined, CP950_BATCH))).toBe('璇一');
+    expect(value(decodeLegacyText(raw, 'auto', eudc, 'cp950'))).toBe('璇一');
+  });
+
+  it.each([
+    ['中山', 'E4B8ADE5B1B1', '銝剖控'],
+    ['信義', 'E4BFA1E7BEA9', '靽∠儔'],
+    ['並壢', 'E4B8A6E5A3A2', '銝血ㄑ'],
+  ])('UTF-8 %s of common hanzi is UTF-8, not the CP950 reading of its bytes (%s: %s)', (text, code, asCp950) => {
+    const raw = hex(code);
+    expect(Buffer.from(text, 'utf8')).toEqual(raw);
+    expect(value(decodeCp950(raw, eudc))).toBe(asCp950); // the premise: both readings exist
+    expect(value(decodeLegacyText(raw, 'auto', eudc))).toBe(text);
+    expect(value(decodeLegacyText(raw, 'auto', eudc, undefined, UTF8_BATCH))).toBe(text);
+  });
+
+  it('a reading with a character CP950 cannot hold loses, whatever the batch says', () => {
+    // 蘇 C4AC reads 'Ĭ' (U+012C) as UTF-8; 蓁芸中 reads '㸪夤' (㸪 U+3E2A is CJK extension A).
+    expect(value(decodeLegacyText(hex('C4AC'), 'auto', eudc, undefined, UTF8_BATCH))).toBe('蘇');
+    expect(value(decodeLegacyText(hex('E3B8AAE5A4A4'), 'auto', eudc, undefined, UTF8_BATCH))).toBe('蓁芸中');
+  });
+
+  it('a value as plausible both ways is held back, naming both readings', () => {
+    // 大A in UTF-8 (E5A4A7 41) is also CP950 憭 E5A4 + 你 A741.
+    const r = reason(decodeLegacyText(hex('E5A4A741'), 'auto', eudc));
+    expect(r).toMatch(/^ambiguous bytes: /);
+    expect(r).toContain('CP950 reads "憭你"');
+    expect(r).toContain('UTF-8 reads "大A"');
+    // ... and only its row decides it.
+    expect(value(decodeLegacyText(hex('E5A4A741'), 'auto', eudc, 'utf8'))).toBe('大A');
+    expect(value(decodeLegacyText(hex('E5A4A741'), 'auto', eudc, 'cp950'))).toBe('憭你');
+  });
+
+  it("the batch's rows weigh in: 璇 padded with U+3000 (E6A2 A140, UTF-8 梡@) is CP950 in a CP950 batch only", () => {
+    const raw = hex('E6A2A140');
+    expect(decodeUtf8Strict(raw)).toBe('梡@');
+    for (const table of [undefined, UTF8_BATCH, { cp950Rows: 40, utf8Rows: 40 }]) {
+      const r = reason(decodeLegacyText(raw, 'auto', eudc, undefined, table));
+      expect(r).toContain('CP950 reads "璇\u3000"');
+      expect(r).toContain('UTF-8 reads "梡@"');
+    }
+    expect(value(decodeLegacyText(raw, 'auto', eudc, undefined, CP950_BATCH))).toBe('璇\u3000');
+    expect(value(decodeLegacyText(raw, 'auto', eudc, undefined, { cp950Rows: 970, utf8Rows: 30 }))).toBe('璇\u3000');
+  });
+
+  it('a batch that proves UTF-8 alone holds back a value CP950 reads only a little more plausibly', () => {
+    // 璇一 (E6A2 A440) alone is CP950; among rows all UTF-8 it is no longer sure.
+    const r = reason(decodeLegacyText(hex('E6A2A440'), 'auto', eudc, undefined, UTF8_BATCH));
+    expect(r).toContain('CP950 reads "璇一"');
+    expect(r).toContain('UTF-8 reads "梤@"');
+  });
+});
+
+describe("'auto' mode: a row proven UTF-8", () => {
+  it('reads a value both encodings accept as UTF-8 when that is text CP950 could hold (禮 C2A7 as §)', () => {
+    expect(value(decodeLegacyText(hex('C2A7'), 'auto', eudc, 'utf8'))).toBe('§');
+  });
+
+  it('holds back a value whose UTF-8 text has a character no CP950 text holds while CP950 reads it whole', () => {
+    const r = reason(decodeLegacyText(hex('C4AC'), 'auto', eudc, 'utf8'));
+    expect(r).toContain('"Ĭ"');
+    expect(r).toContain('U+012C');
+    expect(r).toContain('CP950 reads "蘇"');
+  });
+});
+
+describe('tableEvidence', () => {
+  const cp950Row = [hex('A4FDA470A9FA'), null, 3]; // 王小明 (not UTF-8), NULL, a number
+  const utf8Row = [Buffer.from('大安區', 'utf8'), Buffer.from('2024-01-01 00:00:00')];
+  it('counts the rows whose values prove one encoding and not the other', () => {
+    expect(tableEvidence([cp950Row, cp950Row, utf8Row])).toEqual({ cp950Rows: 2, utf8Rows: 1 });
+  });
+
+  it('does not count rows of ASCII, of ambiguous values, with an unknown EUDC code only, or proving both', () => {
+    const rows = [
+      [Buffer.from('C000123'), null],
+      [hex('E6A2A440')], // 璇一 / 梤@
+      [hex('C6A1')], // CP950's shape, valid UTF-8
+      [hex('A4FDA470A9FA'), Buffer.from('大安區', 'utf8')],
+      [],
+    ];
+    expect(tableEvidence(rows)).toEqual({ cp950Rows: 0, utf8Rows: 0 });
+  });
+
+  it('a row with an unknown EUDC code that is not UTF-8 (A4FD FA50) proves CP950', () => {
+    expect(tableEvidence([[cat(hex('A4FD'), hex('FA50'))]])).toEqual({ cp950Rows: 1, utf8Rows: 0 });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Write-back (new → legacy).
+
+describe("write-back refuses the characters Windows writes through best fit, saying what it would write", () => {
+  // Microsoft's bestfit950.txt, WCTABLE; the code's character from the CP950 table (MBTABLE).
+  const BEST_FIT: Array<[string, string, string, string]> = [
+    ['¢', 'U+00A2', 'A246', '￠ (U+FFE0)'],
+    ['£', 'U+00A3', 'A247', '￡ (U+FFE1)'],
+    ['¥', 'U+00A5', 'A244', '￥ (U+FFE5)'],
+    ['•', 'U+2022', 'A145', '‧ (U+2027)'],
+    ['‾', 'U+203E', 'A1C3', '￣ (U+FFE3)'],
+    ['☉', 'U+2609', 'A1F3', '⊙ (U+2299)'],
+    ['♁', 'U+2641', 'A1F2', '⊕ (U+2295)'],
+    ['､', 'U+FF64', 'A14E', '﹑ (U+FE51)'],
+  ];
+  it.each(BEST_FIT)('%s (%s): Windows would write %s, which reads back as %s', (ch, cp, code, back) => {
+    const [backChar, backCp] = back.split(' ');
+    const r = reason(encodeCp950(`已送達${ch}`, eudc));
+    expect(r).toBe(
+      `character '${ch}' (${cp}) at position 3 has no CP950 or EUDC code ` +
+        `(Windows would write its best fit ${code}, which reads back as '${backChar}' ${backCp}, not '${ch}')`,
+    );
+    // What it reads back as is exact CP950 text of its own.
+    expect(bytes(encodeCp950(backChar, eudc))).toBe(code);
+  });
+
+  it('∼ (U+223C): Windows has no code for it and would write ?', () => {
+    expect(reason(encodeCp950('∼', eudc))).toBe("character '∼' (U+223C) at position 0 has no CP950 or EUDC code (Windows has none either and would write '?')");
+  });
+
+  it('other characters CP950 lacks are refused without a best-fit note', () => {
+    expect(reason(encodeCp950('한', eudc))).toBe("character '한' (U+D55C) at position 0 has no CP950 or EUDC code");
+  });
+});
+
+describe('the write-back keeps legacy\'s bytes of a value it does not change', () => {
+  // Codes CP950 has twice, both read as the same character; iconv-lite encodes the first,
+  // Windows writes the second for the box drawing (bestfit950.txt WCTABLE).
+  const DUPLICATES: Array<[string, string, string]> = [
+    ['十', 'A451', 'A2CC'],
+    ['卅', 'A4CA', 'A2CE'],
+    ['═', 'A2A4', 'F9F9'],
+    ['╞', 'A2A5', 'F9E9'],
+    ['╪', 'A2A6', 'F9EA'],
+    ['╡', 'A2A7', 'F9EB'],
+    ['╭', 'A27E', 'F9FA'],
+    ['╮', 'A2A1', 'F9FB'],
+    ['╰', 'A2A2', 'F9FC'],
+    ['╯', 'A2A3', 'F9FD'],
+  ];
+  /** A delivery as legacy holds it, with these notes bytes. */
+  const delivery = (notes: Buffer | null, status = hex('ABDDB074B065') /* 待配送 */): RawRow => ({
+    id: 7,
+    cols: {
+      client_id: 1,
+      driver_id: null,
+      delivery_date: Buffer.from('2031-01-01'),
+      cylinder_50kg: 0,
+      cylinder_20kg: 1,
+      cylinder_16kg: 0,
+      cylinder_10kg: 0,
+      cylinder_4kg: 0,
+      status,
+      amount: 100,
+      notes,
+      created_at: Buffer.from('2031-01-01 10:00:00'),
+      updated_at: Buffer.from('2031-01-01 10:00:00'),
+    },
+  });
+  /** The order's write: notes as the new system holds them (trimmed), freshly encoded. */
+  const write = (notes: string | null): LegacyWrite => ({
+    orderId: 1,
+    expect: { legacyId: 7, hash: '' },
+    values: { notes: notes === null ? null : hex(bytes(encodeCp950(notes, eudc))) },
+    order: { delivery_date: '2031-01-01', qty_50kg: 0, qty_20kg: 1, qty_16kg: 0, qty_10kg: 0, qty_4kg: 0, status: 'pending', amount: 100, notes, created_at: '2031-01-01T02:00:00.000Z', updated_at: '2031-01-01T02:00:00.000Z' },
+  });
+  const notesOf = (v: Record<string, LegacyValue>) => (v.notes === null ? null : toHex(v.notes as Buffer));
+
+  it.each(DUPLICATES)('%s written as %s or %s keeps the code it has', (ch, written, other) => {
+    expect(bytes(encodeCp950(ch, eudc))).toBe(written); // a fresh encoding writes this one
+    for (const code of [written, other]) {
+      const previous = cat('x', hex(code));
+      expect(notesOf(keepUnchanged(delivery(previous), write(`x${ch}`), {}, eudc))).toBe(toHex(previous));
+    }
+  });
+
+  it('keeps EUDC codes and padding, byte for byte (the new system holds the value trimmed)', () => {
+    const previous = cat(hex('A140'), hex('A4FD'), hex('FA40'), hex('A9FA'), ' '); // 　王堃明 + space
+    expect(notesOf(keepUnchanged(delivery(previous), write('王堃明'), {}, eudc))).toBe('A140A4FDFA40A9FA20');
+  });
+
+  it('a changed value is encoded afresh, with the code a fresh encoding chooses', () => {
+    expect(notesOf(keepUnchanged(delivery(hex('A2CC')), write('十一'), {}, eudc))).toBe('A451A440');
+    expect(notesOf(keepUnchanged(delivery(hex('A4FDFA41')), write('王堃'), {}, eudc))).toBe('A4FDFA40'); // 王喆 → 王堃
+  });
+
+  it('a value a 2023 patch wrote in UTF-8 keeps its UTF-8 bytes while unchanged', () => {
+    const utf8 = Buffer.from('十點前', 'utf8');
+    expect(notesOf(keepUnchanged(delivery(utf8, Buffer.from('待配送', 'utf8')), write('十點前'), {}, eudc))).toBe(toHex(utf8));
+  });
+
+  it('a legacy row that does not convert keeps nothing: the write is as planned', () => {
+    const broken = cat(hex('A4FD'), hex('FA50')); // an unknown EUDC code
+    expect(notesOf(keepUnchanged(delivery(broken), write('王'), {}, eudc))).toBe('A4FD');
   });
 });
