@@ -18,9 +18,16 @@ export interface Cursor {
 
 /** The header that carries a run's target from the client to every activity and child of it. */
 export const TARGET_HEADER = 'luckygas-target';
-/** The header that names the legacy agent's task queue, when not the default. */
+/** The header that names the legacy agent's task queue, when not the one beside the sync task queue. */
 export const LEGACY_QUEUE_HEADER = 'luckygas-legacy-queue';
 export const DEFAULT_LEGACY_QUEUE = 'luckygas-legacy';
+
+/**
+ * The legacy agent's task queue beside a sync task queue: luckygas-legacy beside the default
+ * luckygas-sync, else the sync queue's name with -legacy; installs on other task queues never
+ * share an agent, and a run started without headers (the temporal CLI) still finds its agent.
+ */
+export const legacyQueueBeside = (taskQueue: string): string => (taskQueue === 'luckygas-sync' ? DEFAULT_LEGACY_QUEUE : `${taskQueue}-legacy`);
 
 /** Which worker a run was started for; activities refuse work meant for another. */
 export interface Target {

@@ -1,14 +1,14 @@
 import type { Payload } from '@temporalio/common';
-import { defaultPayloadConverter, type WorkflowInterceptorsFactory } from '@temporalio/workflow';
-import { DEFAULT_LEGACY_QUEUE, LEGACY_QUEUE_HEADER, TARGET_HEADER } from '../src/shared';
+import { defaultPayloadConverter, workflowInfo, type WorkflowInterceptorsFactory } from '@temporalio/workflow';
+import { DEFAULT_LEGACY_QUEUE, LEGACY_QUEUE_HEADER, legacyQueueBeside, TARGET_HEADER } from '../src/shared';
 
 /**
  * Carries what the client that started a run put in its headers to everything the run does:
  * - the run's target (which legacy file and database the work is for), passed on to every
  *   activity, child workflow and continuation, so a worker serving another target refuses
  *   the work (see src/temporal/target.ts);
- * - the legacy agent's task queue, when it is not the default one: legacy activities are
- *   sent there (workflow code names the default).
+ * - the legacy agent's task queue: legacy activities are sent to the one the client named,
+ *   else to the one beside this run's own task queue (workflow code names the default).
  */
 export const interceptors: WorkflowInterceptorsFactory = () => {
   const carried: Record<string, Payload> = {};
@@ -27,8 +27,9 @@ export const interceptors: WorkflowInterceptorsFactory = () => {
     outbound: [
       {
         scheduleActivity(input, next) {
-          const routed = legacyQueue && input.options.taskQueue === DEFAULT_LEGACY_QUEUE ? { ...input, options: { ...input.options, taskQueue: legacyQueue } } : input;
-          return next(pass(routed));
+          if (input.options.taskQueue !== DEFAULT_LEGACY_QUEUE) return next(pass(input));
+          const taskQueue = legacyQueue ?? legacyQueueBeside(workflowInfo().taskQueue);
+          return next(pass({ ...input, options: { ...input.options, taskQueue } }));
         },
         scheduleLocalActivity: (input, next) => next(pass(input)),
         startChildWorkflowExecution: (input, next) => next(pass(input)),

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { CONFIG_DIR, PROJECT_ROOT } from '../paths';
+import { legacyQueueBeside } from '../shared';
 import { endpointsFile, stackSettingsFromEnv } from '../stack/settings';
 
 /**
@@ -46,7 +47,7 @@ const settings = z
 /** The legacy agent's task queue, when not set: beside the sync task queue (see TEMPORAL_LEGACY_TASK_QUEUE). */
 const withLegacyQueue = <T extends { TEMPORAL_TASK_QUEUE: string; TEMPORAL_LEGACY_TASK_QUEUE?: string }>(e: T): T & { TEMPORAL_LEGACY_TASK_QUEUE: string } => ({
   ...e,
-  TEMPORAL_LEGACY_TASK_QUEUE: e.TEMPORAL_LEGACY_TASK_QUEUE ?? (e.TEMPORAL_TASK_QUEUE === 'luckygas-sync' ? 'luckygas-legacy' : `${e.TEMPORAL_TASK_QUEUE}-legacy`),
+  TEMPORAL_LEGACY_TASK_QUEUE: e.TEMPORAL_LEGACY_TASK_QUEUE ?? legacyQueueBeside(e.TEMPORAL_TASK_QUEUE),
 });
 
 const tlsPair = <T extends { TEMPORAL_TLS_CERT?: string; TEMPORAL_TLS_KEY?: string }>(e: T) => !e.TEMPORAL_TLS_CERT === !e.TEMPORAL_TLS_KEY;

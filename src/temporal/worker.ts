@@ -67,6 +67,12 @@ const HEAP_GROWING_PERCENT = 25;
 
 let runtimeInstalled = false;
 
+/** The SDK's log lines, but for its note that a legacy agent (an activity-only worker) runs no workflows: so it is meant. */
+const quietLog: ConstructorParameters<typeof DefaultLogger>[1] = (entry) => {
+  if (entry.message.startsWith('No workflows registered')) return;
+  process.stderr.write(`${new Date().toISOString()} [${entry.level}] ${entry.message}${entry.meta ? ` ${JSON.stringify(entry.meta)}` : ''}\n`);
+};
+
 export interface WorkerOptions {
   /** Identity prefix (the CLI's one-off workers mark themselves). */
   identity?: string;
@@ -79,7 +85,7 @@ export async function createWorkers(env: LegacyEnv, role: WorkerRole, opts: Work
   if (!runtimeInstalled) {
     // The SDK's own logs go to stderr at warn and above: pino carries the sync's logs.
     try {
-      Runtime.install({ logger: new DefaultLogger('WARN') });
+      Runtime.install({ logger: new DefaultLogger('WARN', quietLog) });
     } catch {
       /* already installed by an earlier worker in this process */
     }
@@ -141,8 +147,11 @@ export async function createWorkers(env: LegacyEnv, role: WorkerRole, opts: Work
       await Promise.all(workers.map((w) => w.run()));
     },
     async runUntil<T>(work: Promise<T>) {
-      const results = await Promise.all(workers.map((w) => w.runUntil(work)));
-      return results[0] as T;
+      // Every worker shut down before the outcome is given back: the connection closes after them.
+      const settled = await Promise.allSettled(workers.map((w) => w.runUntil(work)));
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed) throw failed.reason;
+      return (settled[0] as PromiseFulfilledResult<T>).value;
     },
     shutdown() {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();

@@ -3,6 +3,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { generateLegacyDb, legacyText } from '../../src/fixtures/legacyFixture';
 import type { ConsistencyResult } from '../../src/shared';
 import { startHarness, type SyncHarness } from '../support/syncHarness';
+import { ConsistencyCheckWorkflow } from '../../workflows';
 
 /**
  * Bad input from the legacy file, in one batch with good rows: each bad row is held back with
@@ -75,7 +76,7 @@ describe('bad legacy rows among good ones', () => {
     expect(await h.pool.query('SELECT 1 FROM orders WHERE legacy_id = ANY($1)', [Object.keys(bad).map(Number)])).toHaveProperty('rowCount', 0);
 
     // Every legacy row is either in PostgreSQL as the rules make it, or held back.
-    const report: ConsistencyResult = await h.client.workflow.execute('ConsistencyCheckWorkflow', {
+    const report: ConsistencyResult = await h.client.workflow.execute(ConsistencyCheckWorkflow, {
       taskQueue: h.env.TEMPORAL_TASK_QUEUE,
       workflowId: `consistency-check/bad-input/${h.env.TEMPORAL_TASK_QUEUE}`,
       args: [{ tables: ['deliveries'] }],

@@ -5,6 +5,7 @@ import { generateLegacyDb } from '../../src/fixtures/legacyFixture';
 import { loadEudcMap } from '../../src/encoding/eudc';
 import type { ConsistencyResult, TableReport } from '../../src/shared';
 import { count, startHarness, type SyncHarness } from '../support/syncHarness';
+import { ConsistencyCheckWorkflow } from '../../workflows';
 
 /** A change made as the sync makes them (the orders outbox ignores it): drift, not a new-system edit. */
 async function asSync(pool: pg.Pool, sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
@@ -27,7 +28,7 @@ describe('consistency check on Temporal', () => {
   let h: SyncHarness;
   let n = 0;
   const check = (args: { tables?: string[]; repair?: boolean; chunkSize?: number } = {}): Promise<ConsistencyResult> =>
-    h.client.workflow.execute('ConsistencyCheckWorkflow', {
+    h.client.workflow.execute(ConsistencyCheckWorkflow, {
       taskQueue: h.env.TEMPORAL_TASK_QUEUE,
       workflowId: `consistency-check/test/${h.env.TEMPORAL_TASK_QUEUE}/${n++}`,
       args: [args],

@@ -12,6 +12,7 @@ import { SCHEDULE_ID } from '../../src/shared';
 import type { RollbackResult } from '../../src/shared';
 import { configWith, count, startHarness, type SyncHarness } from '../support/syncHarness';
 import { testStackSettings } from '../support/testStack';
+import { BackfillWorkflow, RollbackWorkflow } from '../../workflows';
 
 type Snapshot = Record<string, unknown[]>;
 
@@ -37,7 +38,7 @@ function legacySnapshot(file: string): Snapshot {
 }
 
 function rollback(h: SyncHarness, input: Record<string, unknown>, id = `rollback/test/${h.env.TEMPORAL_TASK_QUEUE}/${Date.now()}`): Promise<RollbackResult> {
-  return h.client.workflow.execute('RollbackWorkflow', { taskQueue: h.env.TEMPORAL_TASK_QUEUE, workflowId: id, args: [input] });
+  return h.client.workflow.execute(RollbackWorkflow, { taskQueue: h.env.TEMPORAL_TASK_QUEUE, workflowId: id, args: [input] });
 }
 
 async function asNewSystem(pool: pg.Pool, sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
@@ -48,7 +49,7 @@ describe('rollback on Temporal', () => {
   let h: SyncHarness;
   let n = 0;
   const rollback = (input: Record<string, unknown>): Promise<RollbackResult> =>
-    h.client.workflow.execute('RollbackWorkflow', {
+    h.client.workflow.execute(RollbackWorkflow, {
       taskQueue: h.env.TEMPORAL_TASK_QUEUE,
       workflowId: `rollback/test/${h.env.TEMPORAL_TASK_QUEUE}/${n++}`,
       args: [input],
@@ -148,7 +149,7 @@ describe('rollback on Temporal', () => {
     expect(await pgSnapshot(h.pool)).toEqual(afterCycle2.pg);
   });
 
-  it('restores the exact before-images on both sides, and moves the watermarks back', async () => {
+  it('restores the exact before-images on both sides, and queues the restored rows to be read again', async () => {
     const r = await rollback({ runId: cycle2 });
     firstRollback = r.rollbackId;
     expect(r).toMatchObject({ dryRun: false, rows: 11, restored: 11, alreadyRestored: 0, conflictCount: 0, conflicts: [], restoredBySide: { new: 9, legacy: 2 } });
@@ -165,18 +166,22 @@ describe('rollback on Temporal', () => {
     // The write-back undone: both orders wait in the outbox to be written back again; the new one lost its legacy id.
     expect(r.requeuedOrders).toBe(2);
     expect(await count(h.pool, `SELECT count(*) FROM sync_order_outbox WHERE processed_at IS NULL AND order_id = ANY($1)`, [[edited.orderEdited, edited.orderCreated]])).toBe(2);
-    // The restored rows will be read again: hashes forgotten, watermark back before the earliest of them.
-    expect(await count(h.pool, `SELECT count(*) FROM sync_row_state WHERE table_name = 'clients' AND legacy_id = ANY($1)`, [edited.clients])).toBe(0);
-    const wm = await h.pool.query(`SELECT table_name, cursor_ts, cursor_id::int AS id FROM sync_state WHERE direction = 'legacy-to-new' ORDER BY 1`);
-    expect(wm.rows.find((w) => w.table_name === 'clients')).toEqual({ table_name: 'clients', cursor_ts: '2030-01-01 08:00:00', id: edited.clients[0] - 1 });
-    expect(wm.rows.find((w) => w.table_name === 'deliveries')).toEqual({ table_name: 'deliveries', cursor_ts: '2030-01-01 09:00:00', id: edited.deliveries[0] - 1 });
+    // The restored rows will be read again, whatever their timestamps: their hashes match nothing, and they wait in the repair queue
+    // (3 edited clients and the new one; 3 edited deliveries and the 2 new ones; not the deliveries whose write-back was undone).
+    expect(r.reread).toEqual({ clients: 4, deliveries: 5 });
+    expect(await count(h.pool, `SELECT count(*) FROM sync_row_state WHERE table_name = 'clients' AND legacy_id = ANY($1) AND content_hash = ''`, [edited.clients])).toBe(3);
+    const queued = await h.pool.query(`SELECT table_name, queue, count(*)::int AS n FROM sync_row_queue GROUP BY 1, 2 ORDER BY 1`);
+    expect(queued.rows).toEqual([
+      { table_name: 'clients', queue: 'repair', n: 4 },
+      { table_name: 'deliveries', queue: 'repair', n: 5 },
+    ]);
   });
 
   it('running the same rollback twice changes nothing the second time', async () => {
     const journal = await count(h.pool, 'SELECT count(*) FROM sync_journal');
     const state = (await h.pool.query('SELECT * FROM sync_state ORDER BY 1, 2')).rows;
     const r = await rollback({ runId: cycle2 });
-    expect(r).toMatchObject({ rows: 11, restored: 0, alreadyRestored: 11, conflictCount: 0, requeuedOrders: 0, watermarks: [] });
+    expect(r).toMatchObject({ rows: 11, restored: 0, alreadyRestored: 11, conflictCount: 0, requeuedOrders: 0, reread: {} });
     expect(await count(h.pool, 'SELECT count(*) FROM sync_journal')).toBe(journal);
     expect((await h.pool.query('SELECT * FROM sync_state ORDER BY 1, 2')).rows).toEqual(state);
     expect(await pgSnapshot(h.pool)).toEqual(beforeCycle2.pg);
@@ -350,7 +355,7 @@ describe('rollback in trigger mode (change capture in the legacy file)', () => {
     installTriggers(db, ['clients', 'drivers', 'deliveries']);
     db.close();
     for (const table of ['clients', 'drivers', 'deliveries']) {
-      await h.client.workflow.execute('BackfillWorkflow', { taskQueue: h.env.TEMPORAL_TASK_QUEUE, workflowId: `backfill/${table}/${h.env.TEMPORAL_TASK_QUEUE}`, args: [{ table }] });
+      await h.client.workflow.execute(BackfillWorkflow, { taskQueue: h.env.TEMPORAL_TASK_QUEUE, workflowId: `backfill/${table}/${h.env.TEMPORAL_TASK_QUEUE}`, args: [{ table }] });
     }
   });
   afterAll(async () => h?.close());

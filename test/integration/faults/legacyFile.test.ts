@@ -6,6 +6,7 @@ import { createOrUpdateSchedule } from '../../../src/temporal/schedule';
 import { targetOf } from '../../../src/temporal/target';
 import { checkAfterFault } from '../../support/faultCheck';
 import { configWith, count, startHarness, type SyncHarness } from '../../support/syncHarness';
+import { BackfillWorkflow } from '../../../workflows';
 
 /**
  * The legacy application keeps using its file: another process writes to it throughout
@@ -56,7 +57,7 @@ describe('another process writing to the legacy file throughout (trigger mode)',
     installTriggers(db, ['clients', 'drivers', 'deliveries']);
     db.close();
     for (const table of ['clients', 'drivers', 'deliveries']) {
-      await h.client.workflow.execute('BackfillWorkflow', { taskQueue: h.env.TEMPORAL_TASK_QUEUE, workflowId: `backfill/${table}/${h.env.TEMPORAL_TASK_QUEUE}`, args: [{ table }] });
+      await h.client.workflow.execute(BackfillWorkflow, { taskQueue: h.env.TEMPORAL_TASK_QUEUE, workflowId: `backfill/${table}/${h.env.TEMPORAL_TASK_QUEUE}`, args: [{ table }] });
     }
   });
   afterAll(async () => {

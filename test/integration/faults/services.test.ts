@@ -7,6 +7,7 @@ import { startTemporal, stopTemporal } from '../../../src/stack/temporal';
 import { checkAfterFault } from '../../support/faultCheck';
 import { count, startHarness, type SyncHarness } from '../../support/syncHarness';
 import { testStackSettings } from '../../support/testStack';
+import { SyncCycleWorkflow } from '../../../workflows';
 
 /**
  * The services break for real while a cycle runs: Redis loses its data or goes away,
@@ -91,7 +92,7 @@ describe('Redis, PostgreSQL and Temporal going away during a cycle', () => {
     await startOver();
     const started = Date.now();
     const workflowId = `sync-cycle/test/temporal-restart-${Date.now()}`;
-    await h.client.workflow.start('SyncCycleWorkflow', { taskQueue: h.env.TEMPORAL_TASK_QUEUE, workflowId, args: [{}] });
+    await h.client.workflow.start(SyncCycleWorkflow, { taskQueue: h.env.TEMPORAL_TASK_QUEUE, workflowId, args: [{}] });
     await midCycle();
     await stopTemporal(stack);
     await sleep(2000);
