@@ -9,21 +9,28 @@ const ONE_OFF = 'luckygas-sync-one-off';
 /** A live worker long-polls again at least this often; an older poller is gone. */
 const POLL_FRESH_MS = 75_000;
 
+export type TaskType = 'workflow' | 'activity';
+
 /**
- * Whether a worker that stays polls the task queue now. Temporal lists a poller for a while
- * after it left, so the one-off workers of earlier commands and stale pollers do not count.
+ * Workers that stay and poll `taskQueue` for `type` tasks now. Temporal lists a poller for a
+ * while after it left, so the one-off workers of commands and stale pollers do not count.
  */
-export async function hasPollers(client: Client, env: AppEnv): Promise<boolean> {
+export async function livePollers(client: Client, namespace: string, taskQueue: string, type: TaskType): Promise<number> {
   const res = await client.workflowService.describeTaskQueue({
-    namespace: env.TEMPORAL_NAMESPACE,
-    taskQueue: { name: env.TEMPORAL_TASK_QUEUE },
-    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    namespace,
+    taskQueue: { name: taskQueue },
+    taskQueueType: type === 'workflow' ? temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW : temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
   });
   const now = Date.now();
-  return (res.pollers ?? []).some((p) => {
+  return (res.pollers ?? []).filter((p) => {
     const seen = Number(p.lastAccessTime?.seconds ?? 0) * 1000;
     return !(p.identity ?? '').startsWith(ONE_OFF) && now - seen < POLL_FRESH_MS;
-  });
+  }).length;
+}
+
+/** Whether a worker that stays polls the task queue's workflow tasks now. */
+export async function hasPollers(client: Client, env: AppEnv): Promise<boolean> {
+  return (await livePollers(client, env.TEMPORAL_NAMESPACE, env.TEMPORAL_TASK_QUEUE, 'workflow')) > 0;
 }
 
 /**
