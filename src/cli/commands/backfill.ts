@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { SingleBar, Presets } from 'cli-progress';
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import { loadEnv } from '../../config/env';
 import { loadSyncConfig, tableConfig } from '../../config/tables';
@@ -8,35 +7,17 @@ import { backfillWorkflowId } from '../../temporal/ids';
 import type { RunSummary } from '../../../activities/legacyToNew';
 import { runOneOff } from '../oneOffWorkflow';
 import { action, printJson, printTable } from '../output';
+import { followProgress, wantsProgress, type ProgressBar } from '../progress';
 
-/** Follows a backfill's progress query on a progress bar until it ends. */
-async function follow(handle: WorkflowHandle, total: number, quiet: boolean): Promise<RunSummary> {
-  const bar = quiet ? null : new SingleBar({ format: '{table} [{bar}] {value}/{total} rows | {rate} rows/s | {eta_formatted} left', etaBuffer: 20 }, Presets.shades_classic);
-  const started = Date.now();
-  bar?.start(total, 0, { table: handle.workflowId, rate: 0 });
-  // One query at a time, and the last one settled before returning: the client retries a
-  // query on a timer, and a retry after the connection closed would crash the process.
-  let query: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    query ??= handle
-      .query<{ read: number }>('progress')
-      .then(
-        (p) => void bar?.update(p.read, { rate: Math.round(p.read / ((Date.now() - started) / 1000)) }),
-        () => {
-          /* between continue-as-new runs the query may miss once */
-        },
-      )
-      .finally(() => (query = undefined));
-  }, 1000);
-  try {
-    const result = (await handle.result()) as RunSummary;
-    bar?.update(result.read);
-    return result;
-  } finally {
-    clearInterval(timer);
-    await query;
-    bar?.stop();
-  }
+/** A backfill's progress query (rows read so far) against the legacy table's row count. */
+function backfillBar(table: string, total: number): ProgressBar<{ read: number }, RunSummary> {
+  return {
+    format: '{table} [{bar}] {value}/{total} rows | {rate} rows/s | {eta_formatted} left',
+    total,
+    payload: { table, rate: 0 },
+    show: (p, seconds) => ({ value: p.read, payload: { rate: Math.round(p.read / Math.max(seconds, 0.001)) } }),
+    final: (r, seconds) => ({ value: r.read, payload: { rate: Math.round(r.read / Math.max(seconds, 0.001)) } }),
+  };
 }
 
 export function registerBackfillCommand(program: Command): void {
@@ -66,7 +47,7 @@ export function registerBackfillCommand(program: Command): void {
               handle = client.workflow.getHandle(workflowId);
               process.stderr.write(`${workflowId} is already running: following it\n`);
             }
-            out.push(await follow(handle, total, Boolean(opts.json) || !process.stderr.isTTY));
+            out.push(await followProgress(handle, wantsProgress(opts.json) ? backfillBar(table, total) : null));
           }
           return out;
         });
