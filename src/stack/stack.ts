@@ -40,7 +40,8 @@ export async function stackUp(s: StackSettings, log: (line: string) => void = ()
   }
   log('postgres: applying migrations (prisma migrate deploy)');
   migrate(endpoints.DATABASE_URL);
-  writeFileSync(endpointsFile(s), JSON.stringify(endpoints, null, 2));
+  // Only what is known: an external Temporal has no local Web UI (null is not a setting).
+  writeFileSync(endpointsFile(s), JSON.stringify(Object.fromEntries(Object.entries(endpoints).filter(([, v]) => v !== null)), null, 2));
   return endpoints;
 }
 
