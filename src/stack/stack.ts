@@ -2,7 +2,7 @@ import { PROJECT_ROOT } from '../paths';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run } from './processes';
-import { postgresRunning, startPostgres, stopPostgres } from './postgres';
+import { postgresClusterDir, postgresRunning, startPostgres, stopPostgres } from './postgres';
 import { redisRunning, startRedis, stopRedis } from './redis';
 import { endpointsFile, localEndpoints, type StackEndpoints, type StackSettings } from './settings';
 import { resolveTemporalCli, startTemporal, stopTemporal, temporalRunning } from './temporal';
@@ -17,6 +17,8 @@ export type ServiceState = 'running' | 'stopped' | 'external';
 
 export interface StackStatus {
   dataDir: string;
+  /** The local PostgreSQL cluster's folder (under the data folder unless the postgres user cannot reach it); null when external. */
+  postgresCluster: string | null;
   services: { temporal: ServiceState; postgres: ServiceState; redis: ServiceState };
   endpoints: StackEndpoints;
 }
@@ -60,6 +62,7 @@ export function stackStatus(s: StackSettings): StackStatus {
     external ? 'external' : running() ? 'running' : 'stopped';
   return {
     dataDir: s.dataDir,
+    postgresCluster: s.external.databaseUrl ? null : postgresClusterDir(s),
     services: {
       temporal: state(s.external.temporalAddress, () => temporalRunning(s)),
       postgres: state(s.external.databaseUrl, () => postgresRunning(s)),
