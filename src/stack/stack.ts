@@ -17,8 +17,8 @@ export type ServiceState = 'running' | 'stopped' | 'external';
 
 export interface StackStatus {
   dataDir: string;
-  /** The local PostgreSQL cluster's folder (under the data folder unless the postgres user cannot reach it); null when external. */
-  postgresCluster: string | null;
+  /** The local PostgreSQL cluster's folder, when it is not under the data folder (which the postgres user cannot reach). */
+  postgresCluster?: string;
   services: { temporal: ServiceState; postgres: ServiceState; redis: ServiceState };
   endpoints: StackEndpoints;
 }
@@ -60,9 +60,10 @@ export async function stackDown(s: StackSettings, log: (line: string) => void = 
 export function stackStatus(s: StackSettings): StackStatus {
   const state = (external: string | undefined, running: () => boolean): ServiceState =>
     external ? 'external' : running() ? 'running' : 'stopped';
+  const cluster = s.external.databaseUrl ? null : postgresClusterDir(s);
   return {
     dataDir: s.dataDir,
-    postgresCluster: s.external.databaseUrl ? null : postgresClusterDir(s),
+    ...(cluster && cluster !== path.join(s.dataDir, 'postgres') ? { postgresCluster: cluster } : {}),
     services: {
       temporal: state(s.external.temporalAddress, () => temporalRunning(s)),
       postgres: state(s.external.databaseUrl, () => postgresRunning(s)),

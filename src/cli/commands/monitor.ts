@@ -36,7 +36,7 @@ function configuredTables(file: string): HealthOptions['tables'] {
 export function registerMonitorCommand(program: Command): void {
   program
     .command('monitor')
-    .description('serve Prometheus metrics (GET /metrics) and the health report (GET /health) until SIGINT/SIGTERM')
+    .description('serve Prometheus metrics (GET /metrics: the sync from PostgreSQL, task queue pollers from Temporal) and the health report (GET /health) until SIGINT/SIGTERM')
     .option('--port <n>', 'port to listen on (default MONITOR_PORT, else 9090; 0 picks a free port)')
     .option('--host <h>', 'address to listen on', '0.0.0.0')
     .action(
