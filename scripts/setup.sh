@@ -50,5 +50,19 @@ if [ "${LUCKYGAS_SETUP_BROWSER:-}" = "1" ] && [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# promtool for the alert rules' tests (test/unit/alertRules.test.ts): `npm test` sets
+# LUCKYGAS_SETUP_PROMTOOL=1. Debian's prometheus package provides it; the server it also
+# installs is stopped and disabled where systemd runs (it would take port 9090, the monitor's).
+if [ "${LUCKYGAS_SETUP_PROMTOOL:-}" = "1" ] && ! command -v promtool >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's prometheus package (promtool, for the alert rules' tests)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+    if [ -d /run/systemd/system ]; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+  else
+    say "no promtool, and it cannot be installed here (needs root and apt-get): install Debian's prometheus package, or the alert rules' tests fail"
+  fi
+fi
+
 say "bundling the workflows"
 node scripts/bundle-workflows.js

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
+import { ConfigError } from '../config/env';
+import { resolveLogFormat, setLogFormat } from '../logger';
 import { PROJECT_ROOT } from '../paths';
 import { registerBackfillCommand } from './commands/backfill';
 import { registerCheckCommand } from './commands/check';
@@ -26,10 +28,21 @@ export function buildProgram(): Command {
   const program = new Command('luckygas-sync')
     .description('Keeps the legacy Lucky Gas database (SQLite, Big5) and the new system (PostgreSQL) in step, on Temporal.')
     .version(packageVersion())
+    .option('--log-format <format>', 'logs on stderr as json or pretty (default: LOG_FORMAT, else pretty on a terminal, json otherwise)')
     .showHelpAfterError()
     .exitOverride((err) => {
       // Usage errors (unknown command, bad flag) exit 2; --help and --version exit 0.
       process.exit(err.exitCode === 0 ? 0 : 2);
+    })
+    .hook('preAction', () => {
+      const { logFormat } = program.opts<{ logFormat?: string }>();
+      try {
+        setLogFormat(resolveLogFormat(logFormat ?? process.env.LOG_FORMAT, logFormat !== undefined ? '--log-format' : 'LOG_FORMAT'));
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        process.stderr.write(`error: ${err.message}\n`);
+        process.exit(2);
+      }
     });
   registerWorkerCommand(program);
   registerScheduleCommands(program);

@@ -114,11 +114,11 @@ export const HELD_BACK_SQL = `
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const mins = (seconds: number) => `${(seconds / 60).toFixed(1)} min`;
 
-/** Rejects if `p` has not settled within `ms` (the query itself is not cancelled). */
-export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+/** Rejects if `p` has not settled within `ms` (the request itself is not cancelled). */
+export function withTimeout<T>(p: Promise<T>, ms: number, what = 'PostgreSQL'): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`PostgreSQL did not answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
     timer.unref();
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));

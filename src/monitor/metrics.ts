@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { computeHealth, CONSISTENCY_SQL, HELD_BACK_SQL, LAG_SQL, severity, withTimeout, type HealthOptions } from './health';
+import { computeHealth, CONSISTENCY_SQL, HELD_BACK_SQL, LAG_SQL, severity, withTimeout, type HealthCheck, type HealthOptions } from './health';
+import type { TemporalProbe } from './temporal';
 import type { Thresholds } from './thresholds';
 
 /**
@@ -15,6 +16,7 @@ import type { Thresholds } from './thresholds';
  *   runs, conflicts, held-back rows, consistency differences and the overall health. One
  *   snapshot of the database is taken per scrape and shared by all of them, so a scrape is a
  *   handful of queries and its numbers agree with each other.
+ * - From Temporal, when the monitor is given a probe: live pollers per task queue.
  *
  * Naming: the cumulative row counts are a Counter, `luckygas_sync_rows_total`, whose value
  * is set from the sums over sync_runs at each scrape (reset, then incremented by the sum).
@@ -76,6 +78,10 @@ interface Snapshot {
   heldBack: { table: string; direction: string; rows: number }[];
   consistencyDifferences: number | null;
   healthSeverity: number;
+  cyclesSinceCompleted: { table: string; direction: string; cycles: number }[];
+  openConflicts: { table: string; open: number; oldestSeconds: number }[];
+  errorRate: number;
+  conflictRate: number;
 }
 
 const ROWS_SQL = `
@@ -91,15 +97,50 @@ const CONFLICTS_SQL = `
   SELECT table_name, coalesce(sum(conflicts), 0)::bigint AS conflicts
     FROM sync_runs WHERE table_name IS NOT NULL GROUP BY table_name ORDER BY table_name`;
 
+/**
+ * Per table/direction (those seen in sync_runs and the configured ones): cycles begun since its
+ * last completed run. A cycle is the parent of its table runs; each cycle records a run for
+ * every table and direction, so in steady state this is 0, or 1 while a new cycle is under way.
+ */
+const CYCLES_SQL = `
+  WITH pairs AS (
+    SELECT table_name, direction, max(finished_at) FILTER (WHERE status = 'completed') AS last_completed
+      FROM sync_runs WHERE kind = 'table' AND table_name IS NOT NULL AND direction IS NOT NULL
+     GROUP BY table_name, direction
+    UNION ALL
+    SELECT c.t, c.d, NULL FROM unnest($1::text[], $2::text[]) AS c(t, d)
+     WHERE NOT EXISTS (SELECT 1 FROM sync_runs r WHERE r.kind = 'table' AND r.table_name = c.t AND r.direction = c.d)
+  ), cycles AS (
+    SELECT parent_id, min(started_at) AS started_at FROM sync_runs
+     WHERE kind = 'table' AND parent_id IS NOT NULL GROUP BY parent_id
+  )
+  SELECT p.table_name, p.direction,
+         (SELECT count(*) FROM cycles c WHERE p.last_completed IS NULL OR c.started_at > p.last_completed)::bigint AS cycles
+    FROM pairs p ORDER BY 1, 2`;
+
+/** Conflicts left for a person to decide (status 'open'), and how long the oldest has waited. */
+const OPEN_CONFLICTS_SQL = `
+  SELECT table_name, count(*)::bigint AS open, extract(epoch FROM $1::timestamptz - min(created_at))::float8 AS oldest_seconds
+    FROM sync_conflicts WHERE status = 'open' GROUP BY table_name ORDER BY table_name`;
+
+/** The rate a health check computed over its window (0 when the check has none). */
+function rateOf(checks: HealthCheck[], name: string): number {
+  const rate = checks.find((c) => c.name === name)?.details?.rate;
+  return typeof rate === 'number' ? rate : 0;
+}
+
 async function takeSnapshot(pool: pg.Pool, thresholds: Thresholds, options: HealthOptions): Promise<Snapshot> {
   const now = new Date();
-  const [lag, rows, conflicts, held, consistency, health] = await withTimeout(Promise.all([
+  const configured = options.tables ?? [];
+  const [lag, rows, conflicts, held, consistency, health, cycles, open] = await withTimeout(Promise.all([
     pool.query<{ table_name: string; direction: string; last_completed_at: Date | null }>(LAG_SQL),
     pool.query<{ table_name: string; direction: string; written: string; unchanged: string; held_back: string; failed_runs: string }>(ROWS_SQL),
     pool.query<{ table_name: string; conflicts: string }>(CONFLICTS_SQL),
     pool.query<{ table_name: string; direction: string; rows: string }>(HELD_BACK_SQL),
     pool.query<{ differences: number }>(CONSISTENCY_SQL),
     computeHealth(pool, thresholds, now, options),
+    pool.query<{ table_name: string; direction: string; cycles: string }>(CYCLES_SQL, [configured.map((t) => t.table), configured.map((t) => t.direction)]),
+    pool.query<{ table_name: string; open: string; oldest_seconds: number }>(OPEN_CONFLICTS_SQL, [now]),
   ]), options.timeoutMs ?? 10_000);
   return {
     // Never completed: +Inf, so `luckygas_sync_lag_seconds > 1800` alerts on it too.
@@ -120,10 +161,17 @@ async function takeSnapshot(pool: pg.Pool, thresholds: Thresholds, options: Heal
     heldBack: held.rows.map((r) => ({ table: r.table_name, direction: r.direction, rows: Number(r.rows) })),
     consistencyDifferences: consistency.rows[0]?.differences ?? null,
     healthSeverity: severity(health.status),
+    cyclesSinceCompleted: cycles.rows.map((r) => ({ table: r.table_name, direction: r.direction, cycles: Number(r.cycles) })),
+    openConflicts: open.rows.map((r) => ({ table: r.table_name, open: Number(r.open), oldestSeconds: Math.max(0, r.oldest_seconds) })),
+    errorRate: rateOf(health.checks, 'error_rate'),
+    conflictRate: rateOf(health.checks, 'conflict_rate'),
   };
 }
 
-export type MetricsOptions = HealthOptions;
+export interface MetricsOptions extends HealthOptions {
+  /** Asked at each scrape for the pollers of the task queues; without it no Temporal metrics. */
+  temporal?: TemporalProbe;
+}
 
 /**
  * A registry with the database metrics (computed at scrape time from `pool`) and the
@@ -131,8 +179,10 @@ export type MetricsOptions = HealthOptions;
  * `await registry.metrics()` and `registry.contentType`.
  *
  * If PostgreSQL cannot be queried, the scrape still succeeds: `luckygas_sync_database_up` is
- * 0, `luckygas_sync_health_status` is 3 (critical), the per-table series are absent and
- * `luckygas_sync_consistency_differences` keeps its last known value.
+ * 0, `luckygas_sync_health_status` is 3 (critical), the per-table series and the rates are
+ * absent and `luckygas_sync_consistency_differences` keeps its last known value. Likewise
+ * with a Temporal probe: Temporal unreachable makes `luckygas_sync_temporal_up` 0 and the
+ * poller series absent.
  */
 export function createMetricsRegistry(pool: pg.Pool, thresholds: Thresholds, options: MetricsOptions = {}): Registry {
   ensureDefaultMetrics();
@@ -249,6 +299,99 @@ export function createMetricsRegistry(pool: pg.Pool, thresholds: Thresholds, opt
       healthStatus.set(s ? s.healthSeverity : severity('critical'));
     },
   });
+
+  const cyclesSince = new Gauge({
+    name: 'luckygas_sync_cycles_since_completed',
+    help: 'Sync cycles begun since the last completed run of a table and direction (all cycles if it never completed).',
+    labelNames: ['table', 'direction'] as const,
+    registers: [db],
+    collect: async () => {
+      const s = await snapshot();
+      cyclesSince.reset();
+      for (const r of s?.cyclesSinceCompleted ?? []) cyclesSince.set({ table: r.table, direction: r.direction }, r.cycles);
+    },
+  });
+
+  const openConflicts = new Gauge({
+    name: 'luckygas_sync_open_conflicts',
+    help: 'Conflicts awaiting a manual decision (sync_conflicts.status open), per table.',
+    labelNames: ['table'] as const,
+    registers: [db],
+    collect: async () => {
+      const s = await snapshot();
+      openConflicts.reset();
+      if (!s) return;
+      // Every table the sync knows gets a series (0 when nothing waits), so it does not vanish.
+      const values = new Map(s.rows.map((r) => [r.table, 0]));
+      for (const r of s.openConflicts) values.set(r.table, r.open);
+      for (const [table, open] of values) openConflicts.set({ table }, open);
+    },
+  });
+
+  const openConflictAge = new Gauge({
+    name: 'luckygas_sync_open_conflict_age_seconds',
+    help: 'Age of the oldest conflict awaiting a manual decision, per table (absent when none waits).',
+    labelNames: ['table'] as const,
+    registers: [db],
+    collect: async () => {
+      const s = await snapshot();
+      openConflictAge.reset();
+      for (const r of s?.openConflicts ?? []) openConflictAge.set({ table: r.table }, r.oldestSeconds);
+    },
+  });
+
+  const errorRate = new Gauge({
+    name: 'luckygas_sync_error_rate',
+    help: `(Rows held back + failed table runs) / (rows read + failed table runs), over runs started in the last ${thresholds.windowMinutes} min: the health check's error rate.`,
+    registers: [db],
+    collect: async () => {
+      const s = await snapshot();
+      errorRate.reset();
+      if (s) errorRate.set(s.errorRate);
+    },
+  });
+
+  const conflictRate = new Gauge({
+    name: 'luckygas_sync_conflict_rate',
+    help: `Conflicts / rows written, over runs started in the last ${thresholds.windowMinutes} min: the health check's conflict rate.`,
+    registers: [db],
+    collect: async () => {
+      const s = await snapshot();
+      conflictRate.reset();
+      if (s) conflictRate.set(s.conflictRate);
+    },
+  });
+
+  const { temporal } = options;
+  if (temporal) {
+    // One question to Temporal per scrape, shared like the database snapshot.
+    let polling: Promise<Awaited<ReturnType<TemporalProbe['sample']>>> | null = null;
+    const pollers = () => {
+      polling ??= temporal.sample().finally(() => {
+        polling = null;
+      });
+      return polling;
+    };
+    const temporalUp = new Gauge({
+      name: 'luckygas_sync_temporal_up',
+      help: '1 if the monitor could ask Temporal about the task queues at this scrape, else 0.',
+      registers: [db],
+      collect: async () => {
+        temporalUp.set((await pollers()) ? 1 : 0);
+      },
+    });
+    const queuePollers = new Gauge({
+      name: 'luckygas_sync_task_queue_pollers',
+      help: 'Workers polling a task queue for a task type (workflow|activity) now; one-off command workers are not counted.',
+      labelNames: ['task_queue', 'task_type'] as const,
+      registers: [db],
+      collect: async () => {
+        const sample = await pollers();
+        queuePollers.reset();
+        for (const p of sample ?? []) queuePollers.set({ task_queue: p.taskQueue, task_type: p.taskType }, p.pollers);
+      },
+    });
+  }
 
   return Registry.merge([db, processRegistry]);
 }

@@ -3,14 +3,15 @@ import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import { computeHealth, type HealthOptions } from './health';
 import { createMetricsRegistry } from './metrics';
+import type { TemporalProbe } from './temporal';
 import type { Thresholds } from './thresholds';
 
 /**
  * The monitor's HTTP endpoints, on plain node:http so the worker can embed it:
  *   GET /metrics  Prometheus text (text/plain; version=0.0.4)
  *   GET /health   the health report as JSON; 200 unless critical, then 503
- * Anything else is a 404 with a JSON body. The pool belongs to the caller: close() stops the
- * server only.
+ * Anything else is a 404 with a JSON body. The pool and the Temporal probe belong to the
+ * caller: close() stops the server only.
  */
 
 export interface MonitorOptions {
@@ -21,6 +22,8 @@ export interface MonitorOptions {
   thresholds: Thresholds;
   /** Configured table/direction pairs, checked even before their first run. */
   tables?: HealthOptions['tables'];
+  /** Pollers per task queue in /metrics; without it /metrics says nothing about Temporal. */
+  temporal?: TemporalProbe;
 }
 
 export interface RunningMonitor {
@@ -36,8 +39,8 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, head:
 }
 
 export async function startMonitor(options: MonitorOptions): Promise<RunningMonitor> {
-  const { pool, port, host = '0.0.0.0', thresholds, tables } = options;
-  const registry = createMetricsRegistry(pool, thresholds, { tables });
+  const { pool, port, host = '0.0.0.0', thresholds, tables, temporal } = options;
+  const registry = createMetricsRegistry(pool, thresholds, { tables, temporal });
 
   const server = http.createServer((req, res) => {
     const method = req.method ?? 'GET';

@@ -2,7 +2,7 @@ import { PROJECT_ROOT } from '../paths';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run } from './processes';
-import { postgresRunning, startPostgres, stopPostgres } from './postgres';
+import { postgresClusterDir, postgresRunning, startPostgres, stopPostgres } from './postgres';
 import { redisRunning, startRedis, stopRedis } from './redis';
 import { endpointsFile, localEndpoints, type StackEndpoints, type StackSettings } from './settings';
 import { resolveTemporalCli, startTemporal, stopTemporal, temporalRunning } from './temporal';
@@ -17,6 +17,8 @@ export type ServiceState = 'running' | 'stopped' | 'external';
 
 export interface StackStatus {
   dataDir: string;
+  /** The local PostgreSQL cluster's folder, when it is not under the data folder (which the postgres user cannot reach). */
+  postgresCluster?: string;
   services: { temporal: ServiceState; postgres: ServiceState; redis: ServiceState };
   endpoints: StackEndpoints;
 }
@@ -40,7 +42,8 @@ export async function stackUp(s: StackSettings, log: (line: string) => void = ()
   }
   log('postgres: applying migrations (prisma migrate deploy)');
   migrate(endpoints.DATABASE_URL);
-  writeFileSync(endpointsFile(s), JSON.stringify(endpoints, null, 2));
+  // Only what is known: an external Temporal has no local Web UI (null is not a setting).
+  writeFileSync(endpointsFile(s), JSON.stringify(Object.fromEntries(Object.entries(endpoints).filter(([, v]) => v !== null)), null, 2));
   return endpoints;
 }
 
@@ -57,8 +60,10 @@ export async function stackDown(s: StackSettings, log: (line: string) => void = 
 export function stackStatus(s: StackSettings): StackStatus {
   const state = (external: string | undefined, running: () => boolean): ServiceState =>
     external ? 'external' : running() ? 'running' : 'stopped';
+  const cluster = s.external.databaseUrl ? null : postgresClusterDir(s);
   return {
     dataDir: s.dataDir,
+    ...(cluster && cluster !== path.join(s.dataDir, 'postgres') ? { postgresCluster: cluster } : {}),
     services: {
       temporal: state(s.external.temporalAddress, () => temporalRunning(s)),
       postgres: state(s.external.databaseUrl, () => postgresRunning(s)),

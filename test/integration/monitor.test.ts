@@ -1,12 +1,20 @@
 import { createPool } from '../../src/db/postgres';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import pg from 'pg';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { loadEnv, type AppEnv } from '../../src/config/env';
 import { computeHealth, type HealthCheck, type HealthReport } from '../../src/monitor/health';
 import { createMetricsRegistry, observeActivity, observeCycle } from '../../src/monitor/metrics';
 import { startMonitor } from '../../src/monitor/server';
+import { temporalProbe } from '../../src/monitor/temporal';
 import { DEFAULT_THRESHOLDS, loadThresholds, type Thresholds } from '../../src/monitor/thresholds';
 import { createTestDatabase } from '../support/testDatabase';
+
+// js-yaml comes with the test tools (jest, eslint); only load is used, as in every version.
+const yaml = require('js-yaml') as { load(text: string): unknown };
 
 // ───────────────────────────── a small Prometheus text (0.0.4) parser ─────────────────────────────
 
@@ -109,6 +117,71 @@ function sampleValue(p: Parsed, name: string, labels: Record<string, string> = {
   return undefined;
 }
 
+// ───────────────── what the alert rules and the dashboard name (PromQL) ─────────────────
+
+/** An expression's metric names with the labels its selectors match on, and the labels it groups or templates by. */
+interface PromqlUse {
+  where: string;
+  metrics: Map<string, Set<string>>;
+  labels: Set<string>;
+}
+
+const PROMQL_WORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'offset', 'and', 'or', 'unless', 'bool', 'inf', 'nan']);
+
+/**
+ * Enough of PromQL for the expressions we write: selectors `name{label="v"}`, ranges, grouping
+ * clauses, functions and aggregations (an identifier followed by `(`), numbers and durations.
+ */
+function promqlUse(where: string, expr: string, templateLabels: Iterable<string>): PromqlUse {
+  const labels = new Set(templateLabels);
+  const metrics = new Map<string, Set<string>>();
+  let e = expr.replace(/\[[^\]]*\]/g, ' ');
+  e = e.replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g, (_m, list: string) => {
+    for (const l of list.split(',')) if (l.trim()) labels.add(l.trim());
+    return ' ';
+  });
+  for (const m of e.matchAll(/(?<![\w.:])([a-zA-Z_:][\w:]*)\s*(\{[^}]*\})?\s*(\()?/g)) {
+    const [, name, selector, call] = m;
+    if (call || PROMQL_WORDS.has(name.toLowerCase())) continue;
+    const used = metrics.get(name) ?? new Set<string>();
+    for (const l of (selector ?? '').matchAll(/([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)/g)) used.add(l[1]);
+    metrics.set(name, used);
+  }
+  return { where, metrics, labels };
+}
+
+const DEPLOY = path.resolve(__dirname, '../../deploy');
+
+/** Every expression in the alert rules and the dashboard, with the labels its texts show. */
+function deployedExpressions(): PromqlUse[] {
+  const rules = (yaml.load(readFileSync(path.join(DEPLOY, 'prometheus/alerts.yml'), 'utf8')) as { groups: { rules: { alert: string; expr: string; annotations?: Record<string, string> }[] }[] }).groups.flatMap((g) => g.rules);
+  const dashboard = JSON.parse(readFileSync(path.join(DEPLOY, 'grafana/dashboards/luckygas-sync.json'), 'utf8')) as { panels: { title: string; targets?: { expr: string; legendFormat?: string }[] }[] };
+  return [
+    ...rules.map((r) => promqlUse(`alert ${r.alert}`, r.expr, [...Object.values(r.annotations ?? {}).join(' ').matchAll(/\$labels\.([a-zA-Z_]\w*)/g)].map((m) => m[1]))),
+    ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => promqlUse(`panel '${p.title}'`, t.expr, [...(t.legendFormat ?? '').matchAll(/\{\{\s*([a-zA-Z_]\w*)\s*\}\}/g)].map((m) => m[1])))),
+  ];
+}
+
+/** Series Prometheus makes itself for each scrape, and the labels it adds to every series. */
+const SCRAPE_OWN = { metrics: new Set(['up']), labels: new Set(['job', 'instance']) };
+
+/** What an expression names that the scrape does not have: metric names, or labels on them. */
+function missingIn(p: Parsed, use: PromqlUse): string[] {
+  const samples = [...p.families.values()].flatMap((f) => f.samples);
+  const labelsOf = (metric: string) => new Set(samples.filter((s) => s.name === metric).flatMap((s) => Object.keys(s.labels)));
+  const missing: string[] = [];
+  for (const [metric, selectorLabels] of use.metrics) {
+    if (SCRAPE_OWN.metrics.has(metric)) continue;
+    if (!samples.some((s) => s.name === metric)) {
+      missing.push(`${use.where}: no series ${metric}`);
+      continue;
+    }
+    const has = labelsOf(metric);
+    for (const l of [...selectorLabels, ...use.labels]) if (!has.has(l) && !SCRAPE_OWN.labels.has(l)) missing.push(`${use.where}: ${metric} has no label ${l}`);
+  }
+  return missing;
+}
+
 // ───────────────────────────── helpers ─────────────────────────────
 
 const MIN = 60_000;
@@ -127,6 +200,8 @@ interface RunInput {
   heldBack?: number;
   conflicts?: number;
   error?: string;
+  /** The cycle the run belongs to (sync_runs.parent_id). */
+  cycle?: string;
 }
 
 function get(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
@@ -159,8 +234,8 @@ describe('the monitor (health checks, /metrics, /health)', () => {
     const id = `run-${randomUUID()}`;
     await pool.query(
       `INSERT INTO sync_runs (id, kind, table_name, direction, workflow_id, status, started_at, finished_at,
-         rows_read, rows_written, rows_unchanged, rows_held_back, conflicts, error)
-       VALUES ($1, $2, $3, $4, $1, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+         rows_read, rows_written, rows_unchanged, rows_held_back, conflicts, error, parent_id)
+       VALUES ($1, $2, $3, $4, $1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
       [
         id,
         r.kind ?? 'table',
@@ -175,6 +250,7 @@ describe('the monitor (health checks, /metrics, /health)', () => {
         r.heldBack ?? 0,
         r.conflicts ?? 0,
         r.error ?? null,
+        r.cycle ?? null,
       ],
     );
     return id;
@@ -545,6 +621,161 @@ describe('the monitor (health checks, /metrics, /health)', () => {
       expect(register.getSingleMetric('luckygas_sync_lag_seconds')).toBeUndefined();
       expect(register.getSingleMetric('luckygas_sync_activity_duration_seconds')).toBeUndefined();
       expect(reg.getSingleMetric('luckygas_sync_lag_seconds')).toBeDefined();
+    });
+  });
+
+  describe('metrics for the alert rules', () => {
+    let monitor: Awaited<ReturnType<typeof startMonitor>>;
+    const scrape = async () => parsePrometheus((await get(`http://127.0.0.1:${monitor.port}/metrics`)).body);
+
+    beforeAll(async () => {
+      monitor = await startMonitor({ pool, port: 0, host: '127.0.0.1', thresholds: T, tables: [{ table: 'deliveries', direction: 'new-to-legacy' }] });
+    });
+    afterAll(async () => {
+      await monitor?.close();
+    });
+
+    it('counts the cycles begun since each table last completed', async () => {
+      // cycle-1: both complete; cycle-2: drivers fails; cycle-3: drivers still running.
+      await insertRun({ table: 'clients', cycle: 'cycle-1', startedMinAgo: 30, finishedMinAgo: 29 });
+      await insertRun({ table: 'drivers', cycle: 'cycle-1', startedMinAgo: 30, finishedMinAgo: 29 });
+      await insertRun({ table: 'clients', cycle: 'cycle-2', startedMinAgo: 20, finishedMinAgo: 19 });
+      await insertRun({ table: 'drivers', cycle: 'cycle-2', status: 'failed', startedMinAgo: 20, finishedMinAgo: 19 });
+      await insertRun({ table: 'clients', cycle: 'cycle-3', startedMinAgo: 10, finishedMinAgo: 9 });
+      await insertRun({ table: 'drivers', cycle: 'cycle-3', status: 'running', startedMinAgo: 10, finishedMinAgo: null });
+      const p = await scrape();
+      expect(p.errors).toEqual([]);
+      expect(sampleValue(p, 'luckygas_sync_cycles_since_completed', { table: 'clients', direction: 'legacy-to-new' })).toBe(0);
+      expect(sampleValue(p, 'luckygas_sync_cycles_since_completed', { table: 'drivers', direction: 'legacy-to-new' })).toBe(2);
+      // Configured, never run: every cycle counts.
+      expect(sampleValue(p, 'luckygas_sync_cycles_since_completed', { table: 'deliveries', direction: 'new-to-legacy' })).toBe(3);
+    });
+
+    it('gives the health check\'s error and conflict rates', async () => {
+      await insertRun({ table: 'clients', finishedMinAgo: 2, read: 200, written: 100, heldBack: 12, conflicts: 15 });
+      const p = await scrape();
+      const report = await health();
+      expect(sampleValue(p, 'luckygas_sync_error_rate')).toBeCloseTo(12 / 200);
+      expect(sampleValue(p, 'luckygas_sync_conflict_rate')).toBeCloseTo(15 / 100);
+      expect(sampleValue(p, 'luckygas_sync_error_rate')).toBeCloseTo(check(report, 'error_rate').details?.rate as number);
+    });
+
+    it('counts conflicts awaiting a decision per table, and the age of the oldest', async () => {
+      await insertRun({ table: 'clients', finishedMinAgo: 2 });
+      const conflict = (table: string, status: string, hoursAgo: number) =>
+        pool.query(
+          `INSERT INTO sync_conflicts (run_id, table_name, rule, outcome, status, legacy_version, new_version, resolved, created_at)
+           VALUES ('run-x', $1, 'merge_fields', 'manual', $2, '{}', '{}', '{}', now() - make_interval(hours => $3))`,
+          [table, status, hoursAgo],
+        );
+      await conflict('deliveries', 'open', 30);
+      await conflict('deliveries', 'open', 2);
+      await conflict('deliveries', 'resolved', 50);
+      await conflict('drivers', 'resolved', 50);
+      const p = await scrape();
+      expect(sampleValue(p, 'luckygas_sync_open_conflicts', { table: 'deliveries' })).toBe(2);
+      expect(sampleValue(p, 'luckygas_sync_open_conflicts', { table: 'clients' })).toBe(0);
+      const age = sampleValue(p, 'luckygas_sync_open_conflict_age_seconds', { table: 'deliveries' })!;
+      expect(age).toBeGreaterThanOrEqual(30 * 3600 - 5);
+      expect(age).toBeLessThan(30 * 3600 + 60);
+      expect(sampleValue(p, 'luckygas_sync_open_conflict_age_seconds', { table: 'drivers' })).toBeUndefined();
+    });
+  });
+
+  describe('task queue pollers, from Temporal', () => {
+    const queues = { core: `monitor-test-core-${randomUUID()}`, legacy: `monitor-test-legacy-${randomUUID()}` };
+    const envWith = (temporalAddress: string): AppEnv =>
+      loadEnv({
+        DATABASE_URL: db.url,
+        REDIS_URL: process.env.TEST_REDIS_URL,
+        TEMPORAL_ADDRESS: temporalAddress,
+        TEMPORAL_TASK_QUEUE: queues.core,
+        TEMPORAL_LEGACY_TASK_QUEUE: queues.legacy,
+      });
+
+    it('counts live pollers per task queue and task type', async () => {
+      const probe = temporalProbe(envWith(process.env.TEST_TEMPORAL_ADDRESS!));
+      const monitor = await startMonitor({ pool, port: 0, host: '127.0.0.1', thresholds: T, temporal: probe });
+      const connection = await NativeConnection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS });
+      try {
+        const scrape = async () => parsePrometheus((await get(`http://127.0.0.1:${monitor.port}/metrics`)).body);
+        let p = await scrape();
+        expect(p.errors).toEqual([]);
+        expect(sampleValue(p, 'luckygas_sync_temporal_up')).toBe(1);
+        expect(p.families.get('luckygas_sync_task_queue_pollers')?.samples.map((s) => ({ ...s.labels, pollers: s.value }))).toEqual([
+          { task_queue: queues.core, task_type: 'workflow', pollers: 0 },
+          { task_queue: queues.core, task_type: 'activity', pollers: 0 },
+          { task_queue: queues.legacy, task_type: 'activity', pollers: 0 },
+        ]);
+
+        // A legacy agent: a worker with activities only, on the legacy queue.
+        const agent = await Worker.create({ connection, taskQueue: queues.legacy, activities: { noop: async () => undefined } });
+        const legacyPollers = (x: Parsed) => sampleValue(x, 'luckygas_sync_task_queue_pollers', { task_queue: queues.legacy, task_type: 'activity' });
+        await agent.runUntil(async () => {
+          const deadline = Date.now() + 30_000;
+          while ((legacyPollers((p = await scrape())) ?? 0) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+        });
+        expect(legacyPollers(p)).toBe(1);
+        expect(sampleValue(p, 'luckygas_sync_task_queue_pollers', { task_queue: queues.core, task_type: 'activity' })).toBe(0);
+      } finally {
+        await connection.close();
+        await monitor.close();
+        await probe.close();
+      }
+    });
+
+    it('answers /metrics promptly with temporal_up 0 when Temporal is unreachable', async () => {
+      const probe = temporalProbe(envWith('127.0.0.1:1'));
+      const monitor = await startMonitor({ pool, port: 0, host: '127.0.0.1', thresholds: T, temporal: probe });
+      try {
+        const started = Date.now();
+        const r = await get(`http://127.0.0.1:${monitor.port}/metrics`);
+        expect(Date.now() - started).toBeLessThan(5_000);
+        expect(r.status).toBe(200);
+        const p = parsePrometheus(r.body);
+        expect(p.errors).toEqual([]);
+        expect(sampleValue(p, 'luckygas_sync_temporal_up')).toBe(0);
+        expect(p.families.get('luckygas_sync_task_queue_pollers')?.samples).toEqual([]);
+        expect(sampleValue(p, 'luckygas_sync_database_up')).toBe(1);
+      } finally {
+        await monitor.close();
+        await probe.close();
+      }
+    });
+  });
+
+  describe('what the alert rules and the dashboard name', () => {
+    it('finds metric names and labels in PromQL (so the check below can fail)', () => {
+      const use = promqlUse('x', 'histogram_quantile(0.95, sum by (le, activity) (rate(a_bucket{job="j"}[5m]))) > 1e3 and b offset 30m', ['table']);
+      expect([...use.metrics.keys()]).toEqual(['a_bucket', 'b']);
+      expect([...use.metrics.get('a_bucket')!]).toEqual(['job']);
+      expect([...use.labels].sort()).toEqual(['activity', 'le', 'table']);
+      const p = parsePrometheus('# HELP b x\n# TYPE b gauge\nb{table="t"} 1\n');
+      expect(missingIn(p, use).sort()).toEqual(['x: b has no label activity', 'x: b has no label le', 'x: no series a_bucket']);
+    });
+
+    it('exists in a real /metrics scrape, with the labels used', async () => {
+      // Bookkeeping rows enough for every series to appear, and Temporal from the test stack.
+      await insertRun({ table: 'clients', cycle: 'cycle-1', finishedMinAgo: 2, read: 100, written: 90, unchanged: 5, heldBack: 5, conflicts: 3 });
+      await insertRun({ table: 'deliveries', direction: 'new-to-legacy', cycle: 'cycle-1', status: 'failed', finishedMinAgo: 2 });
+      await pool.query(`INSERT INTO sync_held_back (table_name, direction, row_id, reason_kind, reason, raw, run_id) VALUES ('clients', 'legacy-to-new', 1, 'encoding', 'x', '{}', 'r')`);
+      await pool.query(`INSERT INTO sync_conflicts (run_id, table_name, rule, outcome, status, legacy_version, new_version, resolved) VALUES ('r', 'deliveries', 'merge_fields', 'manual', 'open', '{}', '{}', '{}')`);
+      await pool.query(`INSERT INTO sync_consistency_reports (id, status, finished_at, differences) VALUES ('c1', 'completed', now(), 0)`);
+      observeActivity('fetchBatch', 0.1);
+      const probe = temporalProbe(loadEnv({ DATABASE_URL: db.url, REDIS_URL: process.env.TEST_REDIS_URL, TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS }));
+      const monitor = await startMonitor({ pool, port: 0, host: '127.0.0.1', thresholds: T, temporal: probe });
+      try {
+        const p = parsePrometheus((await get(`http://127.0.0.1:${monitor.port}/metrics`)).body);
+        expect(p.errors).toEqual([]);
+        const uses = deployedExpressions();
+        const named = new Set(uses.flatMap((u) => [...u.metrics.keys()]));
+        // Both files were read: the design's alerts and the dashboard's panels are among them.
+        expect([...named]).toEqual(expect.arrayContaining(['luckygas_sync_lag_seconds', 'luckygas_sync_rows_total', 'luckygas_sync_task_queue_pollers', 'luckygas_sync_activity_duration_seconds_bucket']));
+        expect(uses.flatMap((u) => missingIn(p, u))).toEqual([]);
+      } finally {
+        await monitor.close();
+        await probe.close();
+      }
     });
   });
 });

@@ -1,10 +1,27 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import Redis from 'ioredis';
 import { Connection } from '@temporalio/client';
+import { postgresClusterDir, postgresRunning, relocatedClusterDir, startPostgres, stopPostgres } from '../../src/stack/postgres';
+import { stackSettingsFromEnv } from '../../src/stack/settings';
 import { stackStatus, stackUp } from '../../src/stack/stack';
 import { testStackSettings } from '../support/testStack';
+
+/** A port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -72,5 +89,56 @@ describe('the local stack', () => {
     });
     expect(r.status).toBe(3);
     expect(r.stderr).toMatch(/PostgreSQL server binaries not found in \/nonexistent\/bin/);
+  });
+
+  // As root the server runs as the postgres user, who cannot enter a checkout under /root or
+  // in a folder only root may enter (what `mktemp -d` makes).
+  const asRoot = process.getuid?.() === 0 ? it : it.skip;
+
+  asRoot('runs PostgreSQL for a checkout in a folder only root may enter, and finds it again', async () => {
+    const clone = mkdtempSync(path.join(os.tmpdir(), 'luckygas-clone-'));
+    expect(statSync(clone).mode & 0o777).toBe(0o700);
+    expect(statSync(clone).uid).toBe(0);
+    const dataDir = path.join(clone, '.data');
+    const settings = stackSettingsFromEnv({ LUCKYGAS_DATA_DIR: dataDir, LUCKYGAS_PG_PORT: String(await freePort()), PG_BIN_DIR: process.env.PG_BIN_DIR ?? '' });
+    const cluster = relocatedClusterDir(settings);
+    try {
+      startPostgres(settings);
+      // Outside the clone, one folder per data folder, owned by postgres, saying whose it is.
+      expect(postgresClusterDir(settings)).toBe(cluster);
+      expect(cluster.startsWith(clone)).toBe(false);
+      expect(readFileSync(path.join(cluster, 'DATA_FOLDER'), 'utf8')).toBe(`${dataDir}\n`);
+      mkdirSync(path.join(clone, 'other'));
+      expect(relocatedClusterDir({ ...settings, dataDir: path.join(clone, 'other') })).not.toBe(cluster);
+
+      const client = new pg.Client({ host: '127.0.0.1', port: settings.pgPort, user: 'luckygas', database: 'luckygas' });
+      await client.connect();
+      try {
+        expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      } finally {
+        await client.end();
+      }
+
+      // `stack status` (another process) finds the running cluster again.
+      const status = spawnSync(process.execPath, [path.join(ROOT, 'bin/luckygas-sync.js'), 'stack', 'status', '--json'], {
+        env: { ...process.env, LUCKYGAS_DATA_DIR: dataDir, LUCKYGAS_PG_PORT: String(settings.pgPort), DATABASE_URL: '' },
+        encoding: 'utf8',
+      });
+      expect(status.status).toBe(0);
+      expect(JSON.parse(status.stdout)).toMatchObject({ postgresCluster: cluster, services: { postgres: 'running' } });
+
+      stopPostgres(settings);
+      expect(postgresRunning(settings)).toBe(false);
+    } finally {
+      if (postgresRunning(settings)) stopPostgres(settings);
+      rmSync(cluster, { recursive: true, force: true });
+      try {
+        rmdirSync(path.dirname(cluster)); // only when no other cluster is there
+      } catch {
+        /* not empty */
+      }
+      rmSync(clone, { recursive: true, force: true });
+    }
+    expect(existsSync(cluster)).toBe(false);
   });
 });

@@ -1,44 +1,22 @@
 import type { Command } from 'commander';
-import { SingleBar, Presets } from 'cli-progress';
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import { loadEnv } from '../../config/env';
 import { loadSyncConfig, tableConfig } from '../../config/tables';
-import { ids, progressQuery, type RunSummary } from '../../shared';
+import { ids, type RunSummary } from '../../shared';
 import { BackfillWorkflow } from '../../../workflows';
 import { runOneOff } from '../oneOffWorkflow';
 import { action, printJson, printTable } from '../output';
+import { followProgress, wantsProgress, type ProgressBar } from '../progress';
 
-/** Follows a backfill's progress query on a progress bar until it ends. */
-async function follow(handle: WorkflowHandle<typeof BackfillWorkflow>, quiet: boolean): Promise<RunSummary> {
-  const bar = quiet ? null : new SingleBar({ format: '{table} [{bar}] {value}/{total} rows | {rate} rows/s | {eta_formatted} left', etaBuffer: 20 }, Presets.shades_classic);
-  const started = Date.now();
-  bar?.start(0, 0, { table: handle.workflowId, rate: 0 });
-  // One query at a time, and the last one settled before returning: the client retries a
-  // query on a timer, and a retry after the connection closed would crash the process.
-  let query: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    query ??= handle
-      .query(progressQuery)
-      .then(
-        (p) => {
-          if (p.total !== null) bar?.setTotal(p.total);
-          bar?.update(p.read, { rate: Math.round(p.read / ((Date.now() - started) / 1000)) });
-        },
-        () => {
-          /* between continue-as-new runs the query may miss once */
-        },
-      )
-      .finally(() => (query = undefined));
-  }, 1000);
-  try {
-    const result = await handle.result();
-    bar?.update(result.read);
-    return result;
-  } finally {
-    clearInterval(timer);
-    await query;
-    bar?.stop();
-  }
+/** A backfill's progress query: rows read so far, of the legacy table's rows (the run knows how many once it began). */
+function backfillBar(table: string): ProgressBar<{ read: number; total: number | null }, RunSummary> {
+  return {
+    format: '{table} [{bar}] {value}/{total} rows | {rate} rows/s | {eta_formatted} left',
+    total: 0,
+    payload: { table, rate: 0 },
+    show: (p, seconds) => ({ value: p.read, ...(p.total !== null ? { total: p.total } : {}), payload: { rate: Math.round(p.read / Math.max(seconds, 0.001)) } }),
+    final: (r, seconds) => ({ value: r.read, payload: { rate: Math.round(r.read / Math.max(seconds, 0.001)) } }),
+  };
 }
 
 export function registerBackfillCommand(program: Command): void {
@@ -65,7 +43,7 @@ export function registerBackfillCommand(program: Command): void {
               handle = client.workflow.getHandle<typeof BackfillWorkflow>(workflowId);
               process.stderr.write(`${workflowId} is already running: following it\n`);
             }
-            out.push(await follow(handle, Boolean(opts.json) || !process.stderr.isTTY));
+            out.push(await followProgress(handle, wantsProgress(opts.json) ? backfillBar(table) : null));
           }
           return out;
         });

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { loadEnv } from '../../config/env';
-import { ids, type CheckReport } from '../../shared';
+import { loadSyncConfig } from '../../config/tables';
+import { ids, type CheckReport, type ConsistencyResult } from '../../shared';
 import { ConsistencyCheckWorkflow } from '../../../workflows';
-import { runOneWorkflow, webUiLink } from '../oneOffWorkflow';
+import { runOneOff, webUiLink } from '../oneOffWorkflow';
 import { action, checkTables, EXIT, printJson, printTable } from '../output';
+import { followProgress, wantsProgress, type ProgressBar } from '../progress';
 
 function reportRows(report: CheckReport) {
   return report.tables.map((t) => ({
@@ -36,6 +38,17 @@ function printSamples(report: CheckReport): void {
   }
 }
 
+/** The check's progress query: tables done of those checked, and the chunks of the current one. */
+function checkBar(tables: number): ProgressBar<{ phase: string; table: string | null; chunks: number; tablesDone: number }, ConsistencyResult> {
+  return {
+    format: 'check [{bar}] {value}/{total} tables | {doing}',
+    total: tables,
+    payload: { doing: 'starting' },
+    show: (p) => ({ value: p.tablesDone, payload: { doing: p.table ? `${p.phase === 'recheck' ? 'after repair, ' : ''}${p.table}: ${p.chunks} chunks compared` : p.phase } }),
+    final: (r) => ({ value: r.tables.length, total: r.tables.length, payload: { doing: 'done' } }),
+  };
+}
+
 export function registerCheckCommand(program: Command): void {
   program
     .command('check')
@@ -48,10 +61,14 @@ export function registerCheckCommand(program: Command): void {
         const env = loadEnv();
         checkTables(env.SYNC_TABLES_CONFIG, opts.table);
         const workflowId = ids.check('manual', new Date().toISOString());
-        const result = await runOneWorkflow('consistency check', env, ConsistencyCheckWorkflow, {
-          workflowId,
-          args: [{ tables: opts.table, repair: opts.repair === true }],
-          summary: `consistency check${opts.repair ? ' with repair' : ''}: ${opts.table ? opts.table.join(', ') : 'all tables'}`,
+        const tables = opts.table?.length ?? loadSyncConfig(env.SYNC_TABLES_CONFIG).tables.length;
+        const result = await runOneOff('consistency check', env, async ({ start }) => {
+          const handle = await start(ConsistencyCheckWorkflow, {
+            workflowId,
+            args: [{ tables: opts.table, repair: opts.repair === true }],
+            summary: `consistency check${opts.repair ? ' with repair' : ''}: ${opts.table ? opts.table.join(', ') : 'all tables'}`,
+          });
+          return followProgress(handle, wantsProgress(opts.json) ? checkBar(tables) : null);
         });
         if (opts.json) printJson(result);
         else {

@@ -4,6 +4,7 @@ import { loadSyncConfig } from '../../config/tables';
 import { createPool } from '../../db/postgres';
 import { computeHealth, type HealthOptions, type HealthReport } from '../../monitor/health';
 import { startMonitor } from '../../monitor/server';
+import { temporalProbe } from '../../monitor/temporal';
 import { loadThresholds } from '../../monitor/thresholds';
 import { action, EXIT, printJson, printTable } from '../output';
 
@@ -35,7 +36,7 @@ function configuredTables(file: string): HealthOptions['tables'] {
 export function registerMonitorCommand(program: Command): void {
   program
     .command('monitor')
-    .description('serve Prometheus metrics (GET /metrics) and the health report (GET /health) until SIGINT/SIGTERM')
+    .description('serve Prometheus metrics (GET /metrics: the sync from PostgreSQL, task queue pollers from Temporal) and the health report (GET /health) until SIGINT/SIGTERM')
     .option('--port <n>', 'port to listen on (default MONITOR_PORT, else 9090; 0 picks a free port)')
     .option('--host <h>', 'address to listen on', '0.0.0.0')
     .action(
@@ -44,10 +45,12 @@ export function registerMonitorCommand(program: Command): void {
         const thresholds = loadThresholds();
         const port = opts.port !== undefined ? parsePort(opts.port) : env.MONITOR_PORT;
         const pool = createPool(env.DATABASE_URL, 4);
+        const temporal = temporalProbe(env);
         let monitor: Awaited<ReturnType<typeof startMonitor>>;
         try {
-          monitor = await startMonitor({ pool, port, host: opts.host, thresholds, tables: configuredTables(env.SYNC_TABLES_CONFIG) });
+          monitor = await startMonitor({ pool, port, host: opts.host, thresholds, tables: configuredTables(env.SYNC_TABLES_CONFIG), temporal });
         } catch (err) {
+          await temporal.close();
           await pool.end().catch(() => {});
           throw err;
         }
@@ -59,6 +62,7 @@ export function registerMonitorCommand(program: Command): void {
         });
         process.stderr.write(`${signal}: stopping the monitor\n`);
         await monitor.close();
+        await temporal.close();
         await pool.end();
       }),
     );

@@ -1,9 +1,21 @@
 import type { Command } from 'commander';
 import { ConfigError, loadEnv } from '../../config/env';
-import { ids } from '../../shared';
+import { ids, type RollbackResult } from '../../shared';
 import { RollbackWorkflow } from '../../../workflows';
-import { runOneWorkflow } from '../oneOffWorkflow';
+import { runOneOff } from '../oneOffWorkflow';
 import { action, EXIT, printJson, printTable } from '../output';
+import { followProgress, wantsProgress, type ProgressBar } from '../progress';
+
+/** The rollback's progress query: rows dealt with (restored, already restored or skipped) of those selected. */
+function rollbackBar(dryRun: boolean): ProgressBar<{ restored: number; alreadyRestored: number; conflicts: number; rows: number }, RollbackResult> {
+  return {
+    format: `${dryRun ? 'dry-run ' : ''}rollback [{bar}] {value}/{total} rows | {restored} ${dryRun ? 'to restore' : 'restored'}, {conflicts} conflicts`,
+    total: 0,
+    payload: { restored: 0, conflicts: 0 },
+    show: (p) => ({ value: p.restored + p.alreadyRestored + p.conflicts, total: p.rows, payload: { restored: p.restored, conflicts: p.conflicts } }),
+    final: (r) => ({ value: r.restored + r.alreadyRestored + r.conflictCount, total: r.rows, payload: { restored: r.restored, conflicts: r.conflictCount } }),
+  };
+}
 
 interface RollbackOptions {
   run?: string;
@@ -40,10 +52,13 @@ export function registerRollbackCommand(program: Command): void {
           force: opts.force === true,
           resumeSchedule: opts.resumeSchedule === true,
         };
-        const result = await runOneWorkflow('rollback', env, RollbackWorkflow, {
-          workflowId: ids.rollback(new Date().toISOString()),
-          args: [input],
-          summary: `${input.dryRun ? 'dry-run ' : ''}rollback of ${opts.run ?? `everything since ${opts.since}`}`,
+        const result = await runOneOff('rollback', env, async ({ start }) => {
+          const handle = await start(RollbackWorkflow, {
+            workflowId: ids.rollback(new Date().toISOString()),
+            args: [input],
+            summary: `${input.dryRun ? 'dry-run ' : ''}rollback of ${opts.run ?? `everything since ${opts.since}`}`,
+          });
+          return followProgress(handle, wantsProgress(opts.json) ? rollbackBar(input.dryRun) : null);
         });
         if (opts.json) printJson(result);
         else {
