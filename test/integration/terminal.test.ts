@@ -5,7 +5,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { generateLegacyDb } from '../../src/fixtures/legacyFixture';
-import { SCHEDULE_ID } from '../../src/temporal/ids';
+import { SCHEDULE_ID } from '../../src/shared';
 import { CLI, cliEnv, expectExit, runCli, startCli, type CliResult } from '../support/cli';
 import { createTestDatabase } from '../support/testDatabase';
 
