@@ -9,7 +9,7 @@ import type { EudcMap } from './encoding/eudc';
 import type { ChunkReport, DifferingSample, TableCounts } from './shared';
 import { heldAmong, heldOf } from './state/heldBack';
 import { ordersWaiting } from './state/outbox';
-import { enqueueRows } from './state/rowQueue';
+import { enqueueRows, queuedAmong } from './state/rowQueue';
 import { markStale } from './state/rowState';
 
 /**
@@ -32,6 +32,7 @@ export function emptyChunkReport(): ChunkReport {
     missingInLegacy: 0,
     differing: 0,
     heldBack: 0,
+    waiting: 0,
     deletedInBoth: 0,
     fields: {},
     samples: { missingInNew: [], missingInLegacy: [], differing: [], heldBack: [] },
@@ -73,13 +74,14 @@ export async function compareChunk(
   const mapping = t.mapping;
   const columns = comparedColumns(mapping);
   const { rows, lower, upper } = input;
-  const [newRes, held, parentMaps] = await Promise.all([
+  const [newRes, held, waitingForParent, parentMaps] = await Promise.all([
     pool.query<{ id: number; legacy_id: number; deleted_at: string | null; row: Record<string, unknown> }>(
       `SELECT id, legacy_id, deleted_at, to_jsonb(t) AS row FROM ${mapping.newTable} t
        WHERE legacy_id IS NOT NULL AND ($1::bigint IS NULL OR legacy_id > $1) AND ($2::bigint IS NULL OR legacy_id <= $2)`,
       [lower, upper],
     ),
     heldAmong(pool, mapping.legacyTable, 'legacy-to-new', lower, upper),
+    queuedAmong(pool, mapping.legacyTable, 'parent', lower, upper),
     Promise.all(
       mapping.parents.map(async (p) => {
         const wanted = [...new Set(rows.map((r) => r.cols[p.column]).filter((v) => v !== null && v !== undefined).map(Number))];
@@ -122,6 +124,11 @@ export async function compareChunk(
       // Known and reported where held-back rows are: not a difference of the sync.
       report.heldBack++;
       push(report.samples.heldBack, { legacyId: raw.id, reasonKind: h.reasonKind, reason: h.reason });
+      continue;
+    }
+    if (!current && waitingForParent.has(raw.id)) {
+      // Waits for its customer or driver, as the contract says; reported where the queue is.
+      report.waiting++;
       continue;
     }
     const conv = convertRow(raw, mapping, t.textColumns, eudc, evidence);

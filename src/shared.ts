@@ -219,6 +219,8 @@ export interface ChunkReport {
   missingInLegacy: number;
   differing: number;
   heldBack: number;
+  /** Rows waiting for their parent (the parent queue): reported, not differences. */
+  waiting: number;
   /** PostgreSQL rows marked deleted whose legacy row is gone: as it should be. */
   deletedInBoth: number;
   /** Per field, how many differing rows differ in it. */

@@ -44,6 +44,7 @@ function emptyTable(table: string, newTable: string, counts: TableCounts): Table
     missingInLegacy: 0,
     differing: 0,
     heldBack: 0,
+    waiting: 0,
     deletedInBoth: 0,
     fields: {},
     samples: { missingInNew: [], missingInLegacy: [], differing: [], heldBack: [] },
@@ -59,6 +60,7 @@ function merge(t: TableReport, c: ChunkReport, repair: boolean): void {
   t.missingInLegacy += c.missingInLegacy;
   t.differing += c.differing;
   t.heldBack += c.heldBack;
+  t.waiting += c.waiting;
   t.deletedInBoth += c.deletedInBoth;
   t.differences = t.missingInNew + t.missingInLegacy + t.differing;
   for (const [f, n] of Object.entries(c.fields)) t.fields[f] = (t.fields[f] ?? 0) + n;

@@ -1,4 +1,7 @@
 import type pg from 'pg';
+import { latestReport } from '../state/consistencyReports';
+import { heldCounts } from '../state/heldBack';
+import { tableStatus, windowTotals, type TableStatus } from '../state/status';
 import type { Thresholds } from './thresholds';
 
 /**
@@ -45,72 +48,6 @@ export function worst(statuses: HealthStatus[]): HealthStatus {
   return statuses.reduce<HealthStatus>((w, s) => (severity(s) > severity(w) ? s : w), 'healthy');
 }
 
-interface LagRow {
-  table_name: string;
-  direction: string;
-  last_completed_at: Date | null;
-  last_outcome: string | null;
-  last_finished_at: Date | null;
-  last_error: string | null;
-  last_held_back: number | null;
-  running: boolean;
-}
-
-interface WindowRow {
-  rows_read: string;
-  rows_written: string;
-  rows_held_back: string;
-  conflicts: string;
-  failed_runs: string;
-}
-
-interface ConsistencyRow {
-  id: string;
-  finished_at: Date | null;
-  started_at: Date;
-  differences: number;
-}
-
-interface HeldBackRow {
-  table_name: string;
-  direction: string;
-  rows: string;
-}
-
-/** The latest state of each table/direction: last completed run, last finished run's outcome. */
-export const LAG_SQL = `
-  SELECT r.table_name, r.direction,
-         max(r.finished_at) FILTER (WHERE r.status = 'completed') AS last_completed_at,
-         bool_or(r.status = 'running') AS running,
-         f.status AS last_outcome, f.finished_at AS last_finished_at, f.error AS last_error, f.rows_held_back AS last_held_back
-    FROM sync_runs r
-    LEFT JOIN LATERAL (
-      SELECT status, finished_at, error, rows_held_back FROM sync_runs x
-       WHERE x.kind = 'table' AND x.table_name = r.table_name AND x.direction = r.direction AND x.finished_at IS NOT NULL
-       ORDER BY x.finished_at DESC, x.started_at DESC LIMIT 1
-    ) f ON true
-   WHERE r.kind = 'table' AND r.table_name IS NOT NULL AND r.direction IS NOT NULL
-   GROUP BY r.table_name, r.direction, f.status, f.finished_at, f.error, f.rows_held_back
-   ORDER BY r.table_name, r.direction`;
-
-const WINDOW_SQL = `
-  SELECT coalesce(sum(rows_read), 0)::bigint AS rows_read,
-         coalesce(sum(rows_written), 0)::bigint AS rows_written,
-         coalesce(sum(rows_held_back), 0)::bigint AS rows_held_back,
-         coalesce(sum(conflicts), 0)::bigint AS conflicts,
-         count(*) FILTER (WHERE kind = 'table' AND status = 'failed')::bigint AS failed_runs
-    FROM sync_runs
-   WHERE table_name IS NOT NULL AND started_at >= $1 AND started_at <= $2`;
-
-export const CONSISTENCY_SQL = `
-  SELECT id, finished_at, started_at, differences FROM sync_consistency_reports
-   WHERE status = 'completed'
-   ORDER BY finished_at DESC NULLS LAST, started_at DESC LIMIT 1`;
-
-export const HELD_BACK_SQL = `
-  SELECT table_name, direction, count(*)::bigint AS rows FROM sync_held_back
-   WHERE resolved_at IS NULL GROUP BY table_name, direction ORDER BY table_name, direction`;
-
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const mins = (seconds: number) => `${(seconds / 60).toFixed(1)} min`;
 
@@ -124,44 +61,32 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what = 'PostgreSQL'): 
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-function lagChecks(rows: LagRow[], t: Thresholds, now: Date, expected: { table: string; direction: string }[]): HealthCheck[] {
-  const byKey = new Map(rows.map((r) => [`${r.table_name}\u0000${r.direction}`, r]));
-  for (const e of expected) {
-    const key = `${e.table}\u0000${e.direction}`;
-    if (!byKey.has(key)) {
-      byKey.set(key, { table_name: e.table, direction: e.direction, last_completed_at: null, last_outcome: null, last_finished_at: null, last_error: null, last_held_back: null, running: false });
-    }
-  }
-  if (byKey.size === 0) {
+function lagChecks(rows: TableStatus[], t: Thresholds): HealthCheck[] {
+  if (rows.length === 0) {
     return [{ name: 'sync_lag', status: 'critical', message: 'no table sync has run yet', details: { lagCriticalMinutes: t.lagCriticalMinutes } }];
   }
   const limit = t.lagCriticalMinutes * 60;
-  return [...byKey.values()]
-    .sort((a, b) => a.table_name.localeCompare(b.table_name) || a.direction.localeCompare(b.direction))
-    .map((r) => {
-      const lagSeconds = r.last_completed_at ? Math.max(0, (now.getTime() - r.last_completed_at.getTime()) / 1000) : null;
-      const status: HealthStatus = lagSeconds === null || lagSeconds > limit ? 'critical' : 'healthy';
-      const outcome = r.last_outcome
-        ? `last run ${r.last_outcome}${r.last_outcome === 'failed' && r.last_error ? `: ${r.last_error}` : ''}${r.last_held_back ? ` (${r.last_held_back} held back)` : ''}`
-        : 'no run finished yet';
-      const lag = lagSeconds === null ? 'never completed' : `last completed ${mins(lagSeconds)} ago${status === 'critical' ? ` (limit ${t.lagCriticalMinutes} min)` : ''}`;
-      return {
-        name: 'sync_lag',
-        status,
-        message: `${r.table_name} ${r.direction}: ${lag}; ${outcome}${r.running ? '; a run is in progress' : ''}`,
-        details: {
-          table: r.table_name,
-          direction: r.direction,
-          lagSeconds: lagSeconds === null ? null : Math.round(lagSeconds),
-          lastCompletedAt: r.last_completed_at?.toISOString() ?? null,
-          lastOutcome: r.last_outcome,
-          lastFinishedAt: r.last_finished_at?.toISOString() ?? null,
-          lastError: r.last_error,
-          lastHeldBack: r.last_held_back,
-          running: r.running,
-        },
-      };
-    });
+  return rows.map((r) => {
+    const status: HealthStatus = r.lagSeconds === null || r.lagSeconds > limit ? 'critical' : 'healthy';
+    const why = r.lastReason && r.lastOutcome !== 'completed' ? `: ${r.lastReason}` : '';
+    const outcome = r.lastOutcome ? `last run ${r.lastOutcome}${why}${r.lastHeldBack ? ` (${r.lastHeldBack} held back)` : ''}` : 'no run finished yet';
+    const lag = r.lagSeconds === null ? 'never completed' : `synced as of ${mins(r.lagSeconds)} ago${status === 'critical' ? ` (limit ${t.lagCriticalMinutes} min)` : ''}`;
+    return {
+      name: 'sync_lag',
+      status,
+      message: `${r.table} ${r.direction}: ${lag}; ${outcome}${r.running ? '; a run is in progress' : ''}`,
+      details: {
+        table: r.table,
+        direction: r.direction,
+        lagSeconds: r.lagSeconds,
+        lastOutcome: r.lastOutcome,
+        lastReason: r.lastReason,
+        lastFinishedAt: r.lastFinishedAt,
+        lastHeldBack: r.lastHeldBack,
+        running: r.running,
+      },
+    };
+  });
 }
 
 /**
@@ -179,15 +104,10 @@ export async function computeHealth(pool: pg.Pool, t: Thresholds, now: Date = ne
   const checkedAt = now.toISOString();
   const windowStart = new Date(now.getTime() - t.windowMinutes * 60_000);
   const started = Date.now();
-  let results: [LagRow[], WindowRow, ConsistencyRow | undefined, HeldBackRow[]];
+  let results: [TableStatus[], Awaited<ReturnType<typeof windowTotals>>, Awaited<ReturnType<typeof latestReport>>, Awaited<ReturnType<typeof heldCounts>>];
   try {
     results = await withTimeout(
-      Promise.all([
-        pool.query<LagRow>(LAG_SQL).then((r) => r.rows),
-        pool.query<WindowRow>(WINDOW_SQL, [windowStart, now]).then((r) => r.rows[0]),
-        pool.query<ConsistencyRow>(CONSISTENCY_SQL).then((r) => r.rows[0]),
-        pool.query<HeldBackRow>(HELD_BACK_SQL).then((r) => r.rows),
-      ]),
+      Promise.all([tableStatus(pool, options.tables ?? []), windowTotals(pool, windowStart, now), latestReport(pool), heldCounts(pool)]),
       options.timeoutMs ?? 10_000,
     );
   } catch (err) {
@@ -201,13 +121,9 @@ export async function computeHealth(pool: pg.Pool, t: Thresholds, now: Date = ne
   const [lagRows, win, consistency, heldBack] = results;
   const checks: HealthCheck[] = [{ name: 'database', status: 'healthy', message: `PostgreSQL answers (${Date.now() - started} ms)` }];
 
-  checks.push(...lagChecks(lagRows, t, now, options.tables ?? []));
+  checks.push(...lagChecks(lagRows, t));
 
-  const read = Number(win.rows_read);
-  const written = Number(win.rows_written);
-  const held = Number(win.rows_held_back);
-  const conflicts = Number(win.conflicts);
-  const failed = Number(win.failed_runs);
+  const { read, written, heldBack: held, conflicts, failedRuns: failed } = win;
   const errorRate = (held + failed) / Math.max(1, read + failed);
   checks.push({
     name: 'error_rate',
@@ -227,7 +143,7 @@ export async function computeHealth(pool: pg.Pool, t: Thresholds, now: Date = ne
   if (!consistency) {
     checks.push({ name: 'consistency', status: 'healthy', message: 'no consistency check yet' });
   } else {
-    const when = (consistency.finished_at ?? consistency.started_at).toISOString();
+    const when = (consistency.finishedAt ?? consistency.startedAt).toISOString();
     checks.push({
       name: 'consistency',
       status: consistency.differences > 0 ? 'warning' : 'healthy',
@@ -235,18 +151,18 @@ export async function computeHealth(pool: pg.Pool, t: Thresholds, now: Date = ne
         consistency.differences > 0
           ? `the last consistency check (${when}) found ${consistency.differences} differences`
           : `the last consistency check (${when}) found no differences`,
-      details: { reportId: consistency.id, finishedAt: consistency.finished_at?.toISOString() ?? null, differences: consistency.differences },
+      details: { reportId: consistency.id, finishedAt: consistency.finishedAt?.toISOString() ?? null, differences: consistency.differences },
     });
   }
 
-  const heldTotal = heldBack.reduce((n, r) => n + Number(r.rows), 0);
+  const heldTotal = heldBack.reduce((n, r) => n + r.rows, 0);
   checks.push(
     heldTotal > 0
       ? {
           name: 'held_back',
           status: 'info',
-          message: `${heldTotal} rows held back: ${heldBack.map((r) => `${r.table_name} ${r.direction} ${r.rows}`).join(', ')}`,
-          details: { total: heldTotal, byTable: heldBack.map((r) => ({ table: r.table_name, direction: r.direction, rows: Number(r.rows) })) },
+          message: `${heldTotal} rows held back: ${heldBack.map((r) => `${r.table} ${r.direction} ${r.rows}`).join(', ')}`,
+          details: { total: heldTotal, byTable: heldBack },
         }
       : { name: 'held_back', status: 'healthy', message: 'no rows held back', details: { total: 0, byTable: [] } },
   );

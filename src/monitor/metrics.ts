@@ -1,6 +1,10 @@
 import type pg from 'pg';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { computeHealth, CONSISTENCY_SQL, HELD_BACK_SQL, LAG_SQL, severity, withTimeout, type HealthCheck, type HealthOptions } from './health';
+import { openConflictCounts } from '../state/conflicts';
+import { latestReport } from '../state/consistencyReports';
+import { heldCounts } from '../state/heldBack';
+import { cyclesSinceCompleted, runTotals, tableStatus } from '../state/status';
+import { computeHealth, severity, withTimeout, type HealthCheck, type HealthOptions } from './health';
 import type { TemporalProbe } from './temporal';
 import type { Thresholds } from './thresholds';
 
@@ -84,45 +88,6 @@ interface Snapshot {
   conflictRate: number;
 }
 
-const ROWS_SQL = `
-  SELECT table_name, direction,
-         coalesce(sum(rows_written), 0)::bigint AS written,
-         coalesce(sum(rows_unchanged), 0)::bigint AS unchanged,
-         coalesce(sum(rows_held_back), 0)::bigint AS held_back,
-         count(*) FILTER (WHERE status = 'failed')::bigint AS failed_runs
-    FROM sync_runs WHERE table_name IS NOT NULL AND direction IS NOT NULL
-   GROUP BY table_name, direction ORDER BY table_name, direction`;
-
-const CONFLICTS_SQL = `
-  SELECT table_name, coalesce(sum(conflicts), 0)::bigint AS conflicts
-    FROM sync_runs WHERE table_name IS NOT NULL GROUP BY table_name ORDER BY table_name`;
-
-/**
- * Per table/direction (those seen in sync_runs and the configured ones): cycles begun since its
- * last completed run. A cycle is the parent of its table runs; each cycle records a run for
- * every table and direction, so in steady state this is 0, or 1 while a new cycle is under way.
- */
-const CYCLES_SQL = `
-  WITH pairs AS (
-    SELECT table_name, direction, max(finished_at) FILTER (WHERE status = 'completed') AS last_completed
-      FROM sync_runs WHERE kind = 'table' AND table_name IS NOT NULL AND direction IS NOT NULL
-     GROUP BY table_name, direction
-    UNION ALL
-    SELECT c.t, c.d, NULL FROM unnest($1::text[], $2::text[]) AS c(t, d)
-     WHERE NOT EXISTS (SELECT 1 FROM sync_runs r WHERE r.kind = 'table' AND r.table_name = c.t AND r.direction = c.d)
-  ), cycles AS (
-    SELECT parent_id, min(started_at) AS started_at FROM sync_runs
-     WHERE kind = 'table' AND parent_id IS NOT NULL GROUP BY parent_id
-  )
-  SELECT p.table_name, p.direction,
-         (SELECT count(*) FROM cycles c WHERE p.last_completed IS NULL OR c.started_at > p.last_completed)::bigint AS cycles
-    FROM pairs p ORDER BY 1, 2`;
-
-/** Conflicts left for a person to decide (status 'open'), and how long the oldest has waited. */
-const OPEN_CONFLICTS_SQL = `
-  SELECT table_name, count(*)::bigint AS open, extract(epoch FROM $1::timestamptz - min(created_at))::float8 AS oldest_seconds
-    FROM sync_conflicts WHERE status = 'open' GROUP BY table_name ORDER BY table_name`;
-
 /** The rate a health check computed over its window (0 when the check has none). */
 function rateOf(checks: HealthCheck[], name: string): number {
   const rate = checks.find((c) => c.name === name)?.details?.rate;
@@ -132,37 +97,22 @@ function rateOf(checks: HealthCheck[], name: string): number {
 async function takeSnapshot(pool: pg.Pool, thresholds: Thresholds, options: HealthOptions): Promise<Snapshot> {
   const now = new Date();
   const configured = options.tables ?? [];
-  const [lag, rows, conflicts, held, consistency, health, cycles, open] = await withTimeout(Promise.all([
-    pool.query<{ table_name: string; direction: string; last_completed_at: Date | null }>(LAG_SQL),
-    pool.query<{ table_name: string; direction: string; written: string; unchanged: string; held_back: string; failed_runs: string }>(ROWS_SQL),
-    pool.query<{ table_name: string; conflicts: string }>(CONFLICTS_SQL),
-    pool.query<{ table_name: string; direction: string; rows: string }>(HELD_BACK_SQL),
-    pool.query<{ differences: number }>(CONSISTENCY_SQL),
-    computeHealth(pool, thresholds, now, options),
-    pool.query<{ table_name: string; direction: string; cycles: string }>(CYCLES_SQL, [configured.map((t) => t.table), configured.map((t) => t.direction)]),
-    pool.query<{ table_name: string; open: string; oldest_seconds: number }>(OPEN_CONFLICTS_SQL, [now]),
-  ]), options.timeoutMs ?? 10_000);
+  const [status, totals, held, consistency, health, cycles, open] = await withTimeout(
+    Promise.all([tableStatus(pool, configured), runTotals(pool), heldCounts(pool), latestReport(pool), computeHealth(pool, thresholds, now, options), cyclesSinceCompleted(pool, configured), openConflictCounts(pool)]),
+    options.timeoutMs ?? 10_000,
+  );
+  const conflicts = new Map<string, number>();
+  for (const r of totals) conflicts.set(r.table, (conflicts.get(r.table) ?? 0) + r.conflicts);
   return {
     // Never completed: +Inf, so `luckygas_sync_lag_seconds > 1800` alerts on it too.
-    lag: lag.rows.map((r) => ({
-      table: r.table_name,
-      direction: r.direction,
-      seconds: r.last_completed_at ? Math.max(0, (now.getTime() - r.last_completed_at.getTime()) / 1000) : Infinity,
-    })),
-    rows: rows.rows.map((r) => ({
-      table: r.table_name,
-      direction: r.direction,
-      written: Number(r.written),
-      unchanged: Number(r.unchanged),
-      heldBack: Number(r.held_back),
-      failedRuns: Number(r.failed_runs),
-    })),
-    conflicts: conflicts.rows.map((r) => ({ table: r.table_name, conflicts: Number(r.conflicts) })),
-    heldBack: held.rows.map((r) => ({ table: r.table_name, direction: r.direction, rows: Number(r.rows) })),
-    consistencyDifferences: consistency.rows[0]?.differences ?? null,
+    lag: status.map((r) => ({ table: r.table, direction: r.direction, seconds: r.lagSeconds ?? Infinity })),
+    rows: totals.map(({ conflicts: _c, ...r }) => r),
+    conflicts: [...conflicts].map(([table, n]) => ({ table, conflicts: n })),
+    heldBack: held,
+    consistencyDifferences: consistency?.differences ?? null,
     healthSeverity: severity(health.status),
-    cyclesSinceCompleted: cycles.rows.map((r) => ({ table: r.table_name, direction: r.direction, cycles: Number(r.cycles) })),
-    openConflicts: open.rows.map((r) => ({ table: r.table_name, open: Number(r.open), oldestSeconds: Math.max(0, r.oldest_seconds) })),
+    cyclesSinceCompleted: cycles,
+    openConflicts: open,
     errorRate: rateOf(health.checks, 'error_rate'),
     conflictRate: rateOf(health.checks, 'conflict_rate'),
   };

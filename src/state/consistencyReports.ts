@@ -18,3 +18,13 @@ export async function finishReport(db: Queryable, checkId: string, end: { status
   );
   return (res.rows[0]?.finished_at ?? new Date()).toISOString();
 }
+
+/** The latest completed check: what the monitor reports. */
+export async function latestReport(db: Queryable): Promise<{ id: string; finishedAt: Date | null; startedAt: Date; differences: number } | null> {
+  const res = await db.query<{ id: string; finished_at: Date | null; started_at: Date; differences: number }>(
+    `SELECT id, finished_at, started_at, differences FROM sync_consistency_reports WHERE status = 'completed'
+      ORDER BY finished_at DESC NULLS LAST, started_at DESC LIMIT 1`,
+  );
+  const r = res.rows[0];
+  return r ? { id: r.id, finishedAt: r.finished_at, startedAt: r.started_at, differences: r.differences } : null;
+}

@@ -87,3 +87,11 @@ export async function heldOf(db: Queryable, table: string, direction: string, ro
   );
   return new Set(res.rows.map((r) => Number(r.row_id)));
 }
+
+/** Unresolved held-back rows per table and direction. */
+export async function heldCounts(db: Queryable): Promise<{ table: string; direction: string; rows: number }[]> {
+  const res = await db.query<{ table: string; direction: string; rows: number }>(
+    `SELECT table_name AS table, direction, count(*)::int AS rows FROM sync_held_back WHERE resolved_at IS NULL GROUP BY 1, 2 ORDER BY 1, 2`,
+  );
+  return res.rows;
+}

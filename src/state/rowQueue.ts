@@ -46,3 +46,12 @@ export async function queueCounts(db: Queryable): Promise<{ table: string; queue
   );
   return res.rows;
 }
+
+/** Queued rows of a table with ids in (lower, upper], with why (the consistency check reports them). */
+export async function queuedAmong(db: Queryable, table: string, queue: QueueName, lower: number | null, upper: number | null): Promise<Map<number, string>> {
+  const res = await db.query<{ row_id: string; reason: string }>(
+    `SELECT row_id, reason FROM sync_row_queue WHERE table_name = $1 AND queue = $2 AND ($3::bigint IS NULL OR row_id > $3) AND ($4::bigint IS NULL OR row_id <= $4)`,
+    [table, queue, lower, upper],
+  );
+  return new Map(res.rows.map((r) => [Number(r.row_id), r.reason]));
+}

@@ -247,7 +247,7 @@ describe('luckygas-sync against the real stack', () => {
     const r = await cli(['sync-once', '--json'], {}, { timeoutMs: 150_000 });
     firstRun = r;
     expectExit(r, 0);
-    expect(r.stderr).toContain(`no worker polls task queue ${QUEUE}: running one in this process`);
+    expect(r.stderr).toContain(`no worker polls task queue ${QUEUE} and ${QUEUE}-legacy: running one in this process`);
     const s = json(r);
     firstCycle = s.workflowId;
     expect(s.workflowId).toMatch(/^sync-cycle\/manual\/\d{4}-\d\d-\d\dT/);
@@ -268,7 +268,7 @@ describe('luckygas-sync against the real stack', () => {
   it('status --json gives each table its watermark, last outcome and rows synced', async () => {
     const r = await cli(['status', '--json']);
     expectExit(r, 0);
-    const status = json<Array<Record<string, any>>>(r);
+    const status = json<{ tables: Array<Record<string, any>> }>(r).tables;
     for (const [table, n] of Object.entries(GENERATED)) {
       const s = status.find((x) => x.table === table && x.direction === 'legacy-to-new');
       expect(s).toMatchObject({
@@ -343,7 +343,7 @@ describe('luckygas-sync against the real stack', () => {
     const rows = json<Array<Record<string, any>>>(list);
     expect(rows).toEqual([
       expect.objectContaining({
-        tableName: 'clients',
+        table: 'clients',
         direction: 'legacy-to-new',
         rowId: heldId,
         reasonKind: 'decode',
@@ -356,7 +356,7 @@ describe('luckygas-sync against the real stack', () => {
     const text = await cli(['held-back', 'list']);
     expect(text.stdout).toMatch(new RegExp(`clients\\s+legacy-to-new\\s+${heldId}\\s+decode\\s+invoice_title: unknown EUDC code FA50`));
     expect(json(await cli(['held-back', 'list', '--table', 'drivers', '--json']))).toEqual([]);
-    const status = json<Array<Record<string, any>>>(await cli(['status', '--json']));
+    const status = json<{ tables: Array<Record<string, any>> }>(await cli(['status', '--json'])).tables;
     expect(status.find((s) => s.table === 'clients' && s.direction === 'legacy-to-new')).toMatchObject({ heldBack: 1, lastOutcome: 'completed' });
     expect(await count('SELECT count(*) FROM customers WHERE legacy_id = $1', [heldId])).toBe(0);
   }, 180_000);
@@ -535,7 +535,7 @@ describe('luckygas-sync against the real stack', () => {
   it('status --json works from any working directory (the table configuration is found in the checkout)', async () => {
     const r = await runCli(['status', '--json'], { env: env(), cwd: os.tmpdir(), timeoutMs: 60_000 });
     expectExit(r, 0);
-    expect(json<unknown[]>(r).length).toBeGreaterThanOrEqual(3);
+    expect(json<{ tables: unknown[] }>(r).tables.length).toBeGreaterThanOrEqual(3);
   });
 
   it('stack status --json reports the services the environment points at as external, and an empty data folder as stopped', async () => {

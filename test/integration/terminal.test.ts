@@ -91,7 +91,7 @@ describe('log format', () => {
 
   it('is one short line per entry with --log-format pretty, JSON with LOG_FORMAT=json', async () => {
     const pretty = await workerLogs({ LOG_FORMAT: 'json' }, ['--log-format', 'pretty']);
-    expect(pretty.stderr).toMatch(/^\[\d\d:\d\d:\d\d\] INFO: worker started \{"taskQueue":"[^"]+",/m);
+    expect(pretty.stderr).toMatch(/^\[\d\d:\d\d:\d\d\] INFO: worker started \{"role":"all","taskQueues":\["[^"]+",/m);
     expect(pretty.stderr).not.toMatch(/"level":|"hostname":/);
     const json = await workerLogs({ LOG_FORMAT: 'json' });
     expect(jsonLines(json.stderr).map((l) => l.msg)).toContain('worker started');

@@ -15,7 +15,8 @@ function backfillBar(table: string): ProgressBar<{ read: number; total: number |
     total: 0,
     payload: { table, rate: 0 },
     show: (p, seconds) => ({ value: p.read, ...(p.total !== null ? { total: p.total } : {}), payload: { rate: Math.round(p.read / Math.max(seconds, 0.001)) } }),
-    final: (r, seconds) => ({ value: r.read, payload: { rate: Math.round(r.read / Math.max(seconds, 0.001)) } }),
+    // A backfill reads every row of its table once: what it read is the table's size.
+    final: (r, seconds) => ({ value: r.read, total: r.read, payload: { rate: Math.round(r.read / Math.max(seconds, 0.001)) } }),
   };
 }
 

@@ -18,6 +18,7 @@ function reportRows(report: CheckReport) {
     'missing in legacy': t.missingInLegacy,
     differing: t.differing,
     'held back': t.heldBack,
+    'waiting for a parent': t.waiting,
     'new, not written back': t.counts.newUnlinked,
   }));
 }
