@@ -4,9 +4,11 @@ import { percentile, round } from './measure';
 
 /**
  * Where the time of a workflow went, from its Temporal history: per activity type, how long
- * the activities ran (started → completed) and waited for a worker (scheduled → started);
- * workflow tasks; and what is left of the wall time (Temporal round trips between steps).
- * Follows continue-as-new chains and child workflows.
+ * the activities ran (started → completed) and waited for a worker (scheduled → started),
+ * and on which side (the core workers' task queue, the legacy agent's, or local: run by the
+ * worker in the workflow task, recorded as markers); workflow tasks; and what is left of the
+ * wall time (Temporal round trips between steps). Follows continue-as-new chains and child
+ * workflows.
  */
 
 const E = temporal.api.enums.v1.EventType;
@@ -14,7 +16,26 @@ const E = temporal.api.enums.v1.EventType;
 type Ts = { seconds?: unknown; nanos?: number | null } | null | undefined;
 const ms = (t: Ts): number => (t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : 0);
 
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
+
+/** A local activity's type and run time from its marker (the SDK core's JSON of LocalActivityMarkerData). */
+function localActivity(details: Record<string, { data?: Uint8Array | null }> | null | undefined): { type: string; runMs: number } | null {
+  const data = details?.data?.data;
+  if (!data) return null;
+  try {
+    const m = JSON.parse(Buffer.from(data).toString('utf8')) as Record<string, unknown>;
+    const type = String(m.activity_type ?? m.activityType ?? '?');
+    const at = (v: unknown) => (typeof v === 'string' ? Date.parse(v) : v && typeof v === 'object' ? ms(v as Ts) : NaN);
+    const runMs = at(m.complete_time ?? m.completeTime) - at(m.original_schedule_time ?? m.originalScheduleTime);
+    return { type, runMs: Number.isFinite(runMs) ? Math.max(0, runMs) : 0 };
+  } catch {
+    return null;
+  }
+}
+
 export interface ActivityStats {
+  /** core, legacy (the legacy agent's task queue) or local (a local activity). */
+  side: 'core' | 'legacy' | 'local';
   count: number;
   /** Started → completed, summed. */
   runMs: number;
@@ -45,6 +66,7 @@ export interface Breakdown {
 interface Acc {
   runs: number;
   wallMs: number;
+  side: Map<string, ActivityStats['side']>;
   run: Map<string, number[]>;
   queue: Map<string, number>;
   retries: Map<string, number>;
@@ -53,7 +75,7 @@ interface Acc {
   children: { workflowId: string; type: string; wallMs: number }[];
 }
 
-async function walk(client: Client, workflowId: string, runId: string | undefined, acc: Acc, depth: number): Promise<void> {
+async function walk(client: Client, workflowId: string, runId: string | undefined, acc: Acc, depth: number, legacyQueue: (name: string) => boolean): Promise<void> {
   let next: string | undefined = runId;
   let first = true;
   while (first || next) {
@@ -81,9 +103,24 @@ async function walk(client: Client, workflowId: string, runId: string | undefine
       const at = ms(e.eventTime as Ts);
       const id = Number(e.eventId);
       switch (e.eventType) {
-        case E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-          scheduled.set(id, { type: e.activityTaskScheduledEventAttributes?.activityType?.name ?? '?', at });
+        case E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: {
+          const a = e.activityTaskScheduledEventAttributes;
+          const type = a?.activityType?.name ?? '?';
+          scheduled.set(id, { type, at });
+          acc.side.set(type, legacyQueue(a?.taskQueue?.name ?? '') ? 'legacy' : 'core');
           break;
+        }
+        case E.EVENT_TYPE_MARKER_RECORDED: {
+          const a = e.markerRecordedEventAttributes;
+          const la = a?.markerName === LOCAL_ACTIVITY_MARKER ? localActivity(a.details as Record<string, { data?: Uint8Array | null }>) : null;
+          if (la) {
+            if (!acc.run.has(la.type)) acc.run.set(la.type, []);
+            acc.run.get(la.type)!.push(la.runMs);
+            acc.side.set(la.type, 'local');
+            covered += la.runMs;
+          }
+          break;
+        }
         case E.EVENT_TYPE_ACTIVITY_TASK_STARTED: {
           const a = e.activityTaskStartedEventAttributes!;
           started.set(Number(a.scheduledEventId), at);
@@ -139,14 +176,14 @@ async function walk(client: Client, workflowId: string, runId: string | undefine
     }
     // Only meaningful for runs that do one step at a time; the cycle's parallel children overlap.
     if (childRuns.length === 0) acc.betweenMs += Math.max(0, wall - covered);
-    for (const c of childRuns) await walk(client, c.workflowId, c.runId, acc, depth + 1);
+    for (const c of childRuns) await walk(client, c.workflowId, c.runId, acc, depth + 1, legacyQueue);
   }
 }
 
-/** The breakdown of the given workflows (each followed through continue-as-new and children). */
-export async function breakdown(client: Client, workflows: { workflowId: string; runId?: string }[]): Promise<Breakdown> {
-  const acc: Acc = { runs: 0, wallMs: 0, run: new Map(), queue: new Map(), retries: new Map(), wfTasks: [], betweenMs: 0, children: [] };
-  for (const w of workflows) await walk(client, w.workflowId, w.runId, acc, 0);
+/** The breakdown of the given workflows (each followed through continue-as-new and children); `legacyQueue` names the legacy agent's task queue. */
+export async function breakdown(client: Client, workflows: { workflowId: string; runId?: string }[], legacyQueue: string): Promise<Breakdown> {
+  const acc: Acc = { runs: 0, wallMs: 0, side: new Map(), run: new Map(), queue: new Map(), retries: new Map(), wfTasks: [], betweenMs: 0, children: [] };
+  for (const w of workflows) await walk(client, w.workflowId, w.runId, acc, 0, (q) => q === legacyQueue);
   const activities: Record<string, ActivityStats> = {};
   let runTotal = 0;
   let queueTotal = 0;
@@ -155,6 +192,7 @@ export async function breakdown(client: Client, workflows: { workflowId: string;
     runTotal += total;
     queueTotal += acc.queue.get(type) ?? 0;
     activities[type] = {
+      side: acc.side.get(type) ?? 'core',
       count: runs.length,
       runMs: round(total),
       meanRunMs: round(total / runs.length, 1),

@@ -88,7 +88,15 @@ export class RssSampler {
   }
 }
 
-export type CpuGroup = 'worker' | 'bench' | 'postgres' | 'temporal' | 'redis' | 'pgloader' | 'other';
+/**
+ * Kinds of process CPU time is split by: the sync's own workers by role (`worker` serves both
+ * roles; a split install has a `core worker` and a `legacy agent`), the stack's services, the
+ * bench itself, pgloader, and `other` (anything else on the machine, which competes for the
+ * same cores).
+ */
+export type WorkerGroup = 'worker' | 'core worker' | 'legacy agent';
+export type CpuGroup = WorkerGroup | 'bench' | 'postgres' | 'temporal' | 'redis' | 'pgloader' | 'other';
+export type CpuSplit = Partial<Record<CpuGroup, number>>;
 
 /** How to recognise the local stack's own services among the machine's processes. */
 export interface StackProcesses {
@@ -110,8 +118,9 @@ export function postmasterPid(dataDir: string): number | null {
 
 const groupCache = new Map<string, CpuGroup>();
 
-function classify(pid: number, comm: string, ppid: number, start: string, workerPid: number | null, stack: StackProcesses): CpuGroup {
-  if (pid === workerPid) return 'worker';
+function classify(pid: number, comm: string, ppid: number, start: string, workers: ReadonlyMap<number, WorkerGroup>, stack: StackProcesses): CpuGroup {
+  const worker = workers.get(pid);
+  if (worker) return worker;
   if (pid === process.pid) return 'bench';
   const key = `${pid}:${start}`;
   const cached = groupCache.get(key);
@@ -134,7 +143,7 @@ function classify(pid: number, comm: string, ppid: number, start: string, worker
 }
 
 /** Per process: its group and CPU seconds so far. */
-function snapshot(workerPid: number | null, stack: StackProcesses): Map<string, { group: CpuGroup; cpu: number }> {
+function snapshot(workers: ReadonlyMap<number, WorkerGroup>, stack: StackProcesses): Map<string, { group: CpuGroup; cpu: number }> {
   const out = new Map<string, { group: CpuGroup; cpu: number }>();
   let pids: number[];
   try {
@@ -146,7 +155,7 @@ function snapshot(workerPid: number | null, stack: StackProcesses): Map<string, 
     const s = statFields(pid);
     if (!s) continue;
     const cpu = (Number(s.fields[11]) + Number(s.fields[12])) / clockTicks();
-    out.set(`${pid}:${s.fields[19]}`, { group: classify(pid, s.comm, Number(s.fields[1]), s.fields[19], workerPid, stack), cpu });
+    out.set(`${pid}:${s.fields[19]}`, { group: classify(pid, s.comm, Number(s.fields[1]), s.fields[19], workers, stack), cpu });
   }
   return out;
 }
@@ -161,22 +170,25 @@ export class CpuTracker {
   private last = new Map<string, { group: CpuGroup; cpu: number }>();
   private timer: NodeJS.Timeout;
   constructor(
-    private readonly workerPid: number | null,
+    private readonly workers: ReadonlyMap<number, WorkerGroup>,
     private readonly stack: StackProcesses,
   ) {
-    this.first = snapshot(workerPid, stack);
+    this.first = snapshot(workers, stack);
     this.timer = setInterval(() => this.sample(), 500);
     this.timer.unref();
   }
   private sample(): void {
-    for (const [k, v] of snapshot(this.workerPid, this.stack)) this.last.set(k, v);
+    for (const [k, v] of snapshot(this.workers, this.stack)) this.last.set(k, v);
   }
-  stop(): Record<CpuGroup, number> {
+  /** CPU seconds per group: the workers' groups always, the others where some was used. */
+  stop(): CpuSplit {
     clearInterval(this.timer);
     this.sample();
-    const out: Record<CpuGroup, number> = { worker: 0, bench: 0, postgres: 0, temporal: 0, redis: 0, pgloader: 0, other: 0 };
-    for (const [k, v] of this.last) out[v.group] += v.cpu - (this.first.get(k)?.cpu ?? 0);
-    for (const g of Object.keys(out) as CpuGroup[]) out[g] = round(Math.max(0, out[g]), 2);
+    const out: CpuSplit = {};
+    for (const g of this.workers.values()) out[g] = 0;
+    for (const g of ['postgres', 'temporal', 'redis', 'bench'] as const) out[g] = 0;
+    for (const [k, v] of this.last) out[v.group] = (out[v.group] ?? 0) + v.cpu - (this.first.get(k)?.cpu ?? 0);
+    for (const g of Object.keys(out) as CpuGroup[]) out[g] = round(Math.max(0, out[g]!), 2);
     return out;
   }
 }

@@ -1,5 +1,6 @@
 import type { Breakdown } from './history';
-import type { BenchResults } from './run';
+import type { CpuSplit } from './measure';
+import type { BenchResults, ProcessUse } from './run';
 
 /** The bench's results as a table on stdout and as the Markdown kept in bench/results/. */
 
@@ -11,7 +12,7 @@ export interface Target {
   met: boolean | null;
 }
 
-const metText = (m: boolean | null) => (m === null ? '' : m ? 'yes' : 'NO');
+const metText = (m: boolean | null) => (m === null ? '' : m ? 'met' : 'MISSED');
 
 function textTable(rows: string[][]): string {
   const width = (s: string) => [...s].reduce((n, ch) => n + (/[\u1100-\uFFEF]/u.test(ch) ? 2 : 1), 0);
@@ -28,9 +29,9 @@ function mdTable(rows: string[][]): string {
 const targetRows = (r: BenchResults) => [['metric', 'value', 'target', 'met?'], ...r.targets.map((t) => [t.metric, t.value, t.target, metText(t.met)])];
 
 function breakdownRows(b: Breakdown): string[][] {
-  const rows = [['activity', 'count', 'total run ms', 'mean ms', 'p95 ms', 'queued ms (sched→start)']];
+  const rows = [['activity', 'side', 'count', 'total run ms', 'mean ms', 'p95 ms', 'queued ms (sched→start)']];
   for (const [name, a] of Object.entries(b.activities).sort((x, y) => y[1].runMs - x[1].runMs)) {
-    rows.push([name, String(a.count), String(a.runMs), String(a.meanRunMs), String(a.p95RunMs ?? ''), String(a.queueMs)]);
+    rows.push([name, a.side, String(a.count), String(a.runMs), String(a.meanRunMs), String(a.p95RunMs ?? ''), a.side === 'local' ? '' : String(a.queueMs)]);
   }
   return rows;
 }
@@ -48,20 +49,27 @@ function breakdownSummary(b: Breakdown): string {
   );
 }
 
+const cpuText = (cpu: CpuSplit) =>
+  Object.entries(cpu)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+
+const processText = (p: ProcessUse) =>
+  `${p.group}: RSS ${p.startupRssMb} MB when ready (start-up peak ${p.startupPeakMb} MB), peak ${p.peakRssMb} MB during the phase, lifetime peak ${p.lifetimePeakMb} MB; CPU ${p.cpuSeconds} s (${p.cpuPer1000Rows} s per 1,000 rows)`;
+
 export function printReport(r: BenchResults): void {
   const out: string[] = [];
+  const l = r.initialLoad;
   out.push('');
   out.push(textTable(targetRows(r)));
   out.push('');
-  out.push(
-    `backfill per table: ${r.backfill.tables.map((t) => `${t.table} ${t.read} rows in ${t.seconds} s (${t.rowsPerSecond} rows/s)`).join('; ')}`,
-  );
-  out.push(`CPU seconds during the backfill (${r.backfill.seconds} s wall): ${Object.entries(r.backfill.cpu).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  if (r.backfill.breakdown) {
+  out.push(`initial load per table run: ${l.tables.map((t) => `${t.table} ${t.direction} ${t.read} rows in ${t.seconds} s`).join('; ')}`);
+  out.push(`CPU seconds during the initial load (${l.seconds} s wall): ${cpuText(l.cpu)}`);
+  if (l.breakdown) {
     out.push('');
-    out.push('where the deliveries backfill spent its time (Temporal history):');
-    out.push(breakdownSummary(r.backfill.breakdown));
-    out.push(textTable(breakdownRows(r.backfill.breakdown)));
+    out.push('where the initial load spent its time (Temporal history):');
+    out.push(breakdownSummary(l.breakdown));
+    out.push(textTable(breakdownRows(l.breakdown)));
   }
   if (r.incremental.breakdown) {
     out.push('');
@@ -81,74 +89,65 @@ function cycleRows(rows: BenchResults['incremental']['changedCycle']): string[][
 
 export function markdownReport(r: BenchResults): string {
   const m = r.machine;
-  const b = r.backfill;
+  const l = r.initialLoad;
   const lines: string[] = [];
+  const section = (title: string) => lines.push('', `## ${title}`, '');
   lines.push(`# luckygas-sync bench: latest results${r.options.quick ? ' (--quick smoke run)' : ''}`);
   lines.push('');
   lines.push(`Written by \`npm run bench\` (bench/run.ts); the same data is in latest.json.`);
-  lines.push('');
-  lines.push('## Machine');
-  lines.push('');
+  section('Machine');
   lines.push(`- date: ${m.date} (run ${r.startedAt} → ${r.finishedAt})`);
   lines.push(`- host: ${m.hostname}, ${m.os}`);
   lines.push(`- CPU: ${m.cpuModel} × ${m.cpuCount}`);
   lines.push(`- memory: ${m.totalMemoryGiB} GiB`);
   lines.push(`- load average at the start: ${m.loadAverage.join(', ')} (other work on the machine competes for the same cores: see \`other\` in the CPU figures)`);
   lines.push(`- Node ${m.node}${m.commit ? `, commit ${m.commit}` : ''}`);
+  lines.push(`- workers: ${r.options.split ? 'split (a core worker and a legacy agent, a process each)' : 'one worker process serving both roles'}`);
   lines.push(`- options: \`${JSON.stringify(r.options)}\``);
-  lines.push('');
-  lines.push('## Results');
-  lines.push('');
+  section('Results');
   lines.push(mdTable(targetRows(r)));
-  const otherShare = b.cpu.other / b.seconds / m.cpuCount;
+  const otherShare = (l.cpu.other ?? 0) / l.seconds / m.cpuCount;
   if (otherShare > 0.2) {
     lines.push('');
     lines.push(
-      `**Note:** other processes on the machine used ${Math.round(otherShare * 100)} % of its CPU during the backfill (${b.cpu.other} CPU seconds in ${b.seconds} s on ${m.cpuCount} cores): ` +
+      `**Note:** other processes on the machine used ${Math.round(otherShare * 100)} % of its CPU during the initial load (${l.cpu.other} CPU seconds in ${l.seconds} s on ${m.cpuCount} cores): ` +
         'the rates and times here are lower than on an idle machine of this kind.',
     );
   }
+  section('Initial load');
+  lines.push(`Legacy file: ${Object.entries(r.legacyFile.counts).map(([k, v]) => `${v} ${k}`).join(', ')} (${r.legacyFile.fileMb} MB, generated in ${r.legacyFile.generationSeconds} s).`);
   lines.push('');
-  lines.push('## Backfill');
+  lines.push(`The first cycle on an empty database (SyncCycleWorkflow, as the first \`sync-once\` runs it): ${l.totalRows} rows in ${l.seconds} s = ${l.rowsPerSecond} rows/s.`);
   lines.push('');
-  lines.push(
-    `Legacy file: ${Object.entries(r.legacyFile.counts).map(([k, v]) => `${v} ${k}`).join(', ')} (${r.legacyFile.fileMb} MB, generated in ${r.legacyFile.generationSeconds} s).`,
-  );
+  lines.push(mdTable([['table', 'direction', 'status', 'rows', 'written', 'held back', 'seconds'], ...l.tables.map((t) => [t.table, t.direction, t.status, t.read, t.written, t.heldBack, t.seconds].map(String))]));
   lines.push('');
-  lines.push(mdTable([['table', 'rows', 'written', 'held back', 'seconds', 'rows/s'], ...b.tables.map((t) => [t.table, t.read, t.written, t.heldBack, t.seconds, t.rowsPerSecond].map(String))]));
+  for (const p of l.processes) lines.push(`- ${processText(p)}.`);
   lines.push('');
-  lines.push(
-    `Worker: RSS ${b.worker.startupRssMb} MB when ready (start-up peak ${b.worker.startupPeakMb} MB, bundling the workflows), ` +
-      `peak ${b.worker.backfillPeakRssMb} MB during the backfill, lifetime peak ${b.worker.lifetimePeakMb} MB; ` +
-      `CPU ${b.worker.cpuSeconds} s (${b.worker.cpuPer1000Rows} s per 1,000 rows).`,
-  );
+  lines.push(`CPU seconds by process during the initial load (${l.seconds} s wall, ${Math.round(l.machineCpuUse * 100)} % of the machine's CPU): ${cpuText(l.cpu)}.`);
   lines.push('');
-  lines.push(
-    `CPU seconds by process during the backfill (${b.seconds} s wall, ${Math.round(b.machineCpuUse * 100)} % of the machine's CPU): ` +
-      Object.entries(b.cpu)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ') +
-      '.',
-  );
-  lines.push('');
-  lines.push(`Verified: PostgreSQL ${Object.entries(b.verified.postgres).map(([k, v]) => `${k} ${v}`).join(', ')}; held back ${Object.entries(b.verified.heldBack).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
-  if (b.breakdown) {
+  lines.push(`Verified: PostgreSQL ${Object.entries(l.verified.postgres).map(([k, v]) => `${k} ${v}`).join(', ')}; held back ${Object.entries(l.verified.heldBack).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
+  if (l.breakdown) {
+    lines.push('', '### Where the initial load spent its time (Temporal history)', '');
+    lines.push(breakdownSummary(l.breakdown) + '. ' + childRows(l.breakdown));
     lines.push('');
-    lines.push('### Where the deliveries backfill spent its time (Temporal history)');
-    lines.push('');
-    lines.push(breakdownSummary(b.breakdown) + '.');
-    lines.push('');
-    lines.push(mdTable(breakdownRows(b.breakdown)));
+    lines.push(mdTable(breakdownRows(l.breakdown)));
+  }
+  if (r.rawCopy) {
+    const c = r.rawCopy;
+    section('Raw COPY');
+    lines.push(
+      `The rows the load left (${Object.entries(c.rows).map(([k, v]) => `${v} ${k}`).join(', ')}), copied out and loaded with COPY (binary) into an empty database of the same schema, ` +
+        `indexes, foreign keys and triggers, in one transaction marked as the sync's: ${c.totalRows} rows in ${c.seconds} s = ${c.rowsPerSecond} rows/s. ` +
+        `CPU seconds by process meanwhile: ${cpuText(c.cpu)}. Initial load / raw COPY = ${r.ratio.rawCopy ?? 'n/a'}.`,
+    );
   }
   if (r.pgloader) {
     const p = r.pgloader;
-    lines.push('');
-    lines.push('## pgloader');
-    lines.push('');
+    section('pgloader');
     lines.push(`${p.version}, \`--with "prefetch rows = 10000"\`, into a database of its own.`);
     lines.push('');
     lines.push(
-      `- The legacy file itself: ${p.sameFile.totalRows} of ${b.totalRows} rows in ${p.sameFile.seconds} s (exit ${p.sameFile.exitCode}, ${p.sameFile.errorCount} errors` +
+      `- The legacy file itself: ${p.sameFile.totalRows} of ${l.totalRows} rows in ${p.sameFile.seconds} s (exit ${p.sameFile.exitCode}, ${p.sameFile.errorCount} errors` +
         (p.sameFile.errors.length ? `, e.g. \`${p.sameFile.errors[0]}\`` : '') +
         ').',
     );
@@ -156,43 +155,50 @@ export function markdownReport(r: BenchResults): string {
       const u = p.utf8Copy;
       lines.push(
         `- A UTF-8 copy (same rows, text decoded beforehand in ${u.preparationSeconds} s, not timed): ${u.totalRows} rows in ${u.seconds} s = ${u.rowsPerSecond} rows/s; ` +
-          `peak RSS ${u.peakRssMb} MB, CPU ${u.cpuSeconds} s; CPU seconds by process meanwhile: ${Object.entries(u.cpu).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+          `peak RSS ${u.peakRssMb} MB, CPU ${u.cpuSeconds} s; CPU seconds by process meanwhile: ${cpuText(u.cpu)}.`,
       );
     }
-    lines.push(`- Ratio basis: ${p.basis}. Ours / pgloader = ${r.ratio ?? 'n/a'}.`);
+    lines.push(`- Ratio basis: ${p.basis}. Initial load / pgloader = ${r.ratio.pgloader ?? 'n/a'}.`);
   }
-  lines.push('');
-  lines.push('## Incremental');
-  lines.push('');
+  if (r.backfill) {
+    const b = r.backfill;
+    section('Backfill after the load');
+    lines.push(`Every legacy row read again and compared with what the sync last saw (BackfillWorkflow per table): ${b.totalRows} rows in ${b.seconds} s = ${b.rowsPerSecond} rows/s.`);
+    lines.push('');
+    lines.push(mdTable([['table', 'rows', 'unchanged', 'written', 'seconds', 'rows/s'], ...b.tables.map((t) => [t.table, t.read, t.unchanged, t.written, t.seconds, t.rowsPerSecond].map(String))]));
+    lines.push('');
+    for (const p of b.processes) lines.push(`- ${processText(p)}.`);
+    lines.push('');
+    lines.push(`CPU seconds by process: ${cpuText(b.cpu)}.`);
+    if (b.breakdown) {
+      lines.push('');
+      lines.push(breakdownSummary(b.breakdown) + ' (deliveries).');
+      lines.push('');
+      lines.push(mdTable(breakdownRows(b.breakdown)));
+    }
+  }
+  section('Incremental');
   lines.push(`Cycles with nothing changed: ${r.incremental.idleCycleMs.join(', ')} ms. The cycle after ${r.incremental.changedRows} legacy edits: ${r.incremental.changedCycleMs} ms.`);
   lines.push('');
   lines.push(mdTable(cycleRows(r.incremental.changedCycle)));
   if (r.incremental.idleBreakdown) {
-    lines.push('');
-    lines.push(`### A cycle with nothing changed (Temporal history)`);
-    lines.push('');
+    lines.push('', '### A cycle with nothing changed (Temporal history)', '');
     lines.push(breakdownSummary(r.incremental.idleBreakdown) + '. ' + childRows(r.incremental.idleBreakdown));
     lines.push('');
     lines.push(mdTable(breakdownRows(r.incremental.idleBreakdown)));
   }
   if (r.incremental.breakdown) {
-    lines.push('');
-    lines.push(`### The cycle with ${r.incremental.changedRows} changed rows (Temporal history)`);
-    lines.push('');
+    lines.push('', `### The cycle with ${r.incremental.changedRows} changed rows (Temporal history)`, '');
     lines.push(breakdownSummary(r.incremental.breakdown) + '. ' + childRows(r.incremental.breakdown));
     lines.push('');
     lines.push(mdTable(breakdownRows(r.incremental.breakdown)));
   }
-  lines.push('');
-  lines.push('## Edit → visible lag');
-  lines.push('');
+  section('Edit → visible lag');
   lines.push(
     `A Temporal schedule every ${r.lag.intervalSeconds} s (overlap: skip), ${r.lag.edits} legacy edits one a second, PostgreSQL polled every 100 ms: ` +
       `${r.lag.seen} seen; median ${r.lag.medianMs} ms, p95 ${r.lag.p95Ms} ms, max ${r.lag.maxMs} ms; ${r.lag.scheduledCycles} scheduled cycles recorded.`,
   );
-  lines.push('');
-  lines.push('## Write-back');
-  lines.push('');
+  section('Write-back');
   lines.push(`${r.writeBack.orders} orders created in PostgreSQL, one cycle: ${r.writeBack.cycleMs} ms (the write-back run ${r.writeBack.writeBackRunMs} ms); ${r.writeBack.legacyRowsAdded} legacy rows added, notes verified as CP950.`);
   lines.push('');
   lines.push(mdTable(cycleRows(r.writeBack.cycle)));
@@ -202,20 +208,26 @@ export function markdownReport(r: BenchResults): string {
     lines.push('');
     lines.push(mdTable(breakdownRows(r.writeBack.breakdown)));
   }
-  if (r.memoryFlatness) {
-    lines.push('');
-    lines.push('## Memory against table size');
-    lines.push('');
+  if (r.scale) {
+    section('Cost curve (--sizes)');
+    const groups = [...new Set(r.scale.sizes.flatMap((s) => Object.keys(s.peakRssMb)))];
     lines.push(
       mdTable([
-        ['deliveries', 'backfill peak RSS MB', 'lifetime peak MB', 'rows/s', 'other processes\' CPU share'],
-        ...r.memoryFlatness.sizes.map((s) =>
-          [s.deliveries, s.backfillPeakRssMb, s.lifetimePeakMb, s.rowsPerSecond, s.seconds && s.otherCpuSeconds !== undefined ? `${Math.round((s.otherCpuSeconds / s.seconds / r.machine.cpuCount) * 100)} %` : ''].map(String),
+        ['deliveries', 'rows', 'seconds', 'rows/s', ...groups.map((g) => `${g} peak RSS MB`), 'other processes\' CPU share'],
+        ...r.scale.sizes.map((s) =>
+          [
+            s.deliveries,
+            s.totalRows,
+            s.seconds,
+            s.rowsPerSecond,
+            ...groups.map((g) => s.peakRssMb[g as keyof typeof s.peakRssMb] ?? ''),
+            `${Math.round(((s.cpu.other ?? 0) / s.seconds / m.cpuCount) * 100)} %`,
+          ].map(String),
         ),
       ]),
     );
     lines.push('');
-    lines.push(`Spread of the backfill peaks: ${r.memoryFlatness.spreadPct ?? 'n/a'} %.`);
+    lines.push(`Spread of the peaks: ${r.scale.memorySpreadPct ?? 'n/a'} %; the largest size ran ${r.scale.rateDropPct ?? 'n/a'} % slower than the smallest.`);
   }
   lines.push('');
   return lines.join('\n');

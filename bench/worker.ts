@@ -4,12 +4,16 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { PROJECT_ROOT } from '../src/paths';
-import { cpuSeconds, memory, RssSampler } from './measure';
+import type { WorkerRole } from '../src/temporal/worker';
+import { cpuSeconds, memory, RssSampler, type WorkerGroup } from './measure';
 
 /**
- * The worker under test, as a child process of its own (`luckygas-sync worker`), so that its
- * memory and CPU time are its alone and not the bench's.
+ * A worker under test, as a child process of its own (`luckygas-sync worker --role R`), so
+ * that its memory and CPU time are its alone and not the bench's.
  */
+
+/** How the results name each role's process. */
+export const ROLE_GROUP: Record<WorkerRole, WorkerGroup> = { all: 'worker', core: 'core worker', legacy: 'legacy agent' };
 
 export interface WorkerEnv {
   LEGACY_DB_PATH: string;
@@ -29,6 +33,7 @@ export class BenchWorker {
   private exitCode: Promise<number | null>;
 
   private constructor(
+    readonly role: WorkerRole,
     readonly child: ChildProcess,
     readonly logFile: string,
   ) {
@@ -36,7 +41,7 @@ export class BenchWorker {
     this.exitCode = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : null))));
     this.died = this.exitCode.then((code) => {
       if (this.stopping) return new Promise<never>(() => {});
-      throw new Error(`the worker under test exited unexpectedly (code ${code}); its log: ${logFile}`);
+      throw new Error(`the ${ROLE_GROUP[role]} under test exited unexpectedly (code ${code}); its log: ${logFile}`);
     });
     this.died.catch(() => {});
   }
@@ -45,10 +50,14 @@ export class BenchWorker {
     return this.child.pid!;
   }
 
-  static async start(env: WorkerEnv, logDir: string, client: Client, label: string): Promise<BenchWorker> {
-    const logFile = path.join(logDir, `worker-${label}.log`);
+  get group(): WorkerGroup {
+    return ROLE_GROUP[this.role];
+  }
+
+  static async start(env: WorkerEnv, logDir: string, client: Client, label: string, role: WorkerRole): Promise<BenchWorker> {
+    const logFile = path.join(logDir, `worker-${label}-${role}.log`);
     const log = createWriteStream(logFile);
-    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'luckygas-sync.js'), 'worker'], {
+    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'luckygas-sync.js'), 'worker', '--role', role], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -56,14 +65,14 @@ export class BenchWorker {
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     if (!child.pid) throw new Error('could not start the worker process');
-    const w = new BenchWorker(child, logFile);
+    const w = new BenchWorker(role, child, logFile);
     const started = Date.now();
-    // Ready when it polls the task queue (it bundles the workflows first: a few seconds).
-    while (!(await polled(client, env))) {
+    // Ready when it polls its task queues (a core worker loads the workflow bundle first).
+    while (!(await polled(client, env, role))) {
       if (child.exitCode !== null) await w.died;
       if (Date.now() - started > 120_000) {
         await w.stop();
-        throw new Error(`the worker did not poll task queue ${env.TEMPORAL_TASK_QUEUE} within 120 s; its log: ${logFile}`);
+        throw new Error(`the ${ROLE_GROUP[role]} did not poll its task queues within 120 s; its log: ${logFile}`);
       }
       await sleep(200);
     }
@@ -97,15 +106,14 @@ export class BenchWorker {
   }
 }
 
-/** Whether workflow and activity tasks of the queue are both polled. */
-async function polled(client: Client, env: WorkerEnv): Promise<boolean> {
+/** Whether the role's task queues are polled: the sync queue's workflow and activity tasks (core), the legacy queue's activity tasks (legacy). */
+async function polled(client: Client, env: WorkerEnv, role: WorkerRole): Promise<boolean> {
   const { TASK_QUEUE_TYPE_WORKFLOW, TASK_QUEUE_TYPE_ACTIVITY } = temporal.api.enums.v1.TaskQueueType;
-  for (const taskQueueType of [TASK_QUEUE_TYPE_WORKFLOW, TASK_QUEUE_TYPE_ACTIVITY]) {
-    const res = await client.workflowService.describeTaskQueue({
-      namespace: env.TEMPORAL_NAMESPACE,
-      taskQueue: { name: env.TEMPORAL_TASK_QUEUE },
-      taskQueueType,
-    });
+  const queues: [string, number][] = [];
+  if (role !== 'legacy') queues.push([env.TEMPORAL_TASK_QUEUE, TASK_QUEUE_TYPE_WORKFLOW], [env.TEMPORAL_TASK_QUEUE, TASK_QUEUE_TYPE_ACTIVITY]);
+  if (role !== 'core') queues.push([env.TEMPORAL_LEGACY_TASK_QUEUE, TASK_QUEUE_TYPE_ACTIVITY]);
+  for (const [name, taskQueueType] of queues) {
+    const res = await client.workflowService.describeTaskQueue({ namespace: env.TEMPORAL_NAMESPACE, taskQueue: { name }, taskQueueType });
     if ((res.pollers?.length ?? 0) === 0) return false;
   }
   return true;
