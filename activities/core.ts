@@ -324,7 +324,7 @@ export function createCoreActivities(deps: CoreDeps) {
     // ─────────────────────────────── manual conflicts ───────────────────────────────
 
     async applyResolution(input: { conflictId: number; table: string; resolution: ConflictResolution; runId: string }): Promise<Resolved> {
-      return applyResolution(deps.pool, cfg(input.table), input.conflictId, input.resolution, input.runId);
+      return applyResolution(deps.pool, cfg(input.table), deps.eudc, input.conflictId, input.resolution, input.runId);
     },
   };
 }
