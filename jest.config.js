@@ -21,5 +21,7 @@ module.exports = {
       globalSetup: '<rootDir>/test/support/globalSetup.ts',
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
     },
+    // Workflow logic against Temporal's time-skipping test server, activities stubbed: no other service.
+    { ...common, displayName: 'workflows', roots: ['<rootDir>/test/workflows'] },
   ],
 };
