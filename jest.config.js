@@ -23,5 +23,7 @@ module.exports = {
     },
     // Workflow logic against Temporal's time-skipping test server, activities stubbed: no other service.
     { ...common, displayName: 'workflows', roots: ['<rootDir>/test/workflows'] },
+    // Recorded histories replayed on the current workflow code: no service at all.
+    { ...common, displayName: 'replay', roots: ['<rootDir>/test/replay'] },
   ],
 };
