@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { temporal } from '@temporalio/proto';
 import { legacyText, generateLegacyDb } from '../../../src/fixtures/legacyFixture';
 import { ids, resolveConflictUpdate, type ConflictResolution, type CycleSummary } from '../../../src/shared';
-import { BackfillWorkflow, ConflictReviewWorkflow, ConsistencyCheckWorkflow, LegacyTriggersWorkflow, RollbackWorkflow } from '../../../workflows';
+import { BackfillWorkflow, ConflictReviewWorkflow, ConsistencyCheckWorkflow, DescribeLegacyWorkflow, LegacyTriggersWorkflow, RollbackWorkflow } from '../../../workflows';
 import { configWith, count, startHarness, type SyncHarness } from '../../support/syncHarness';
 import { writeHistory } from '../historyFiles';
 
@@ -155,10 +155,17 @@ describe('a backfill that continues as new, trigger installation', () => {
   });
 
   it('records the installation of change-capture triggers', async () => {
-    const workflowId = ids.triggers('install', `record-${label(h)}`);
+    const workflowId = ids.legacyFile('install-triggers', `record-${label(h)}`);
     const installed = await h.client.workflow.execute(LegacyTriggersWorkflow, { taskQueue: h.env.TEMPORAL_TASK_QUEUE, workflowId, args: [{ action: 'install', tables: ['drivers'] }] });
     expect(installed.length).toBeGreaterThan(0);
     await record(h, 'triggers-install', workflowId);
+  });
+
+  it('records the look at the legacy file that doctor asks for', async () => {
+    const workflowId = ids.legacyFile('describe', `record-${label(h)}`);
+    const seen = await h.client.workflow.execute(DescribeLegacyWorkflow, { taskQueue: h.env.TEMPORAL_TASK_QUEUE, workflowId, args: [] });
+    expect(seen.file).toBe(h.legacyPath);
+    await record(h, 'doctor', workflowId);
   });
 });
 

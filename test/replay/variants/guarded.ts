@@ -11,3 +11,4 @@ export const ConsistencyCheckWorkflow = guarded(workflows.ConsistencyCheckWorkfl
 export const RollbackWorkflow = guarded(workflows.RollbackWorkflow);
 export const ConflictReviewWorkflow = guarded(workflows.ConflictReviewWorkflow);
 export const LegacyTriggersWorkflow = guarded(workflows.LegacyTriggersWorkflow);
+export const DescribeLegacyWorkflow = guarded(workflows.DescribeLegacyWorkflow);

@@ -11,3 +11,4 @@ export const ConsistencyCheckWorkflow = unguarded(workflows.ConsistencyCheckWork
 export const RollbackWorkflow = unguarded(workflows.RollbackWorkflow);
 export const ConflictReviewWorkflow = unguarded(workflows.ConflictReviewWorkflow);
 export const LegacyTriggersWorkflow = unguarded(workflows.LegacyTriggersWorkflow);
+export const DescribeLegacyWorkflow = unguarded(workflows.DescribeLegacyWorkflow);
