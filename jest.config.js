@@ -21,5 +21,9 @@ module.exports = {
       globalSetup: '<rootDir>/test/support/globalSetup.ts',
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
     },
+    // Workflow logic against Temporal's time-skipping test server, activities stubbed: no other service.
+    { ...common, displayName: 'workflows', roots: ['<rootDir>/test/workflows'] },
+    // Recorded histories replayed on the current workflow code: no service at all.
+    { ...common, displayName: 'replay', roots: ['<rootDir>/test/replay'] },
   ],
 };

@@ -164,7 +164,7 @@ export function createCoreActivities(deps: CoreDeps) {
       Context.current().heartbeat();
       const result = await applyToNew(deps.pool, t, batch, { runId: input.runId, batchKey: input.batchKey, mode: input.mode, cursor: input.cursor, reached: input.reached });
       await deps.claims.drop(rawKey(input.batchKey)).catch(() => {});
-      log(input.table, input.batchKey).debug({ ...result, cursor: undefined }, 'batch applied');
+      log(input.table, input.batchKey).info({ ...result, cursor: undefined, reviews: undefined }, 'batch applied');
       return result;
     },
 
@@ -212,7 +212,7 @@ export function createCoreActivities(deps: CoreDeps) {
       const results = input.legacyWritten ? await deps.claims.get<LegacyWriteResult[]>(writtenKey(input.batchKey)) : [];
       const result = await recordWriteBackInPostgres(deps.pool, plan, results, input);
       await deps.claims.drop(planKey(input.batchKey), writesKey(input.batchKey), writtenKey(input.batchKey)).catch(() => {});
-      log('deliveries', input.batchKey).debug({ ...result, cursor: undefined }, 'write-back batch recorded');
+      log('deliveries', input.batchKey).info({ ...result, cursor: undefined, reviews: undefined }, 'write-back batch recorded');
       return result;
     },
 
@@ -324,7 +324,7 @@ export function createCoreActivities(deps: CoreDeps) {
     // ─────────────────────────────── manual conflicts ───────────────────────────────
 
     async applyResolution(input: { conflictId: number; table: string; resolution: ConflictResolution; runId: string }): Promise<Resolved> {
-      return applyResolution(deps.pool, cfg(input.table), input.conflictId, input.resolution, input.runId);
+      return applyResolution(deps.pool, cfg(input.table), deps.eudc, input.conflictId, input.resolution, input.runId);
     },
   };
 }

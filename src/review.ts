@@ -2,7 +2,9 @@ import type pg from 'pg';
 import { asSync } from './apply/postgresSink';
 import type { TableConfig } from './config/tables';
 import type { NewValues } from './convert/tables';
+import { legacyRefusal } from './convert/toLegacy';
 import { inTransaction } from './db/postgres';
+import type { EudcMap } from './encoding/eudc';
 import { mergeRow } from './reconcile/merge';
 import { imageOf, mergeColumns } from './reconcile/toNew';
 import type { ConflictResolution } from './shared';
@@ -32,7 +34,7 @@ export interface Resolved {
   values: NewValues | null;
 }
 
-export async function applyResolution(pool: pg.Pool, t: TableConfig, conflictId: number, resolution: ConflictResolution, runId: string): Promise<Resolved> {
+export async function applyResolution(pool: pg.Pool, t: TableConfig, eudc: EudcMap, conflictId: number, resolution: ConflictResolution, runId: string): Promise<Resolved> {
   const mapping = t.mapping;
   const columns = mergeColumns(mapping);
   for (const c of Object.keys(resolution.set ?? {})) {
@@ -69,6 +71,10 @@ export async function applyResolution(pool: pg.Pool, t: TableConfig, conflictId:
       result = { ...merged.values };
     }
     if (result) result = { ...result, ...(resolution.set ?? {}), deleted_at: null };
+    const writeBack = result !== null && t.directions.includes('new-to-legacy');
+    // Refused before anything is written: legacy must be able to hold the result exactly.
+    const refusal = writeBack && legacyRefusal(result!, eudc);
+    if (refusal) throw new ResolutionError(`the legacy file cannot hold this resolution: ${refusal}; choose another value with --set`);
 
     const t0 = mapping.newTable;
     if (result === null) {
@@ -90,7 +96,6 @@ export async function applyResolution(pool: pg.Pool, t: TableConfig, conflictId:
         [JSON.stringify([result]), runId, `${runId}#0`, conflict.newId],
       );
     }
-    const writeBack = result !== null && t.directions.includes('new-to-legacy');
     // The new row holds the resolution; legacy keeps its last-seen version as its base until it receives it.
     if (result !== null) await closeReview(client, mapping.legacyTable, conflict.legacyId, legacy);
     await markResolved(client, conflictId, { ...resolution, runId }, result);

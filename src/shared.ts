@@ -430,5 +430,5 @@ export const ids = {
   rollback: (at: string) => `rollback/${at}`,
   review: (conflictId: number) => `conflict-review/${conflictId}`,
   resolution: (conflictId: number) => `conflict-resolution/${conflictId}`,
-  triggers: (action: string, at: string) => `legacy-triggers/${action}/${at}`,
+  legacyFile: (action: 'install-triggers' | 'remove-triggers' | 'describe', at: string) => `legacy-file/${action}/${at}`,
 };

@@ -5,4 +5,4 @@ export { WriteBackWorkflow } from './writeBack';
 export { ConsistencyCheckWorkflow } from './consistencyCheck';
 export { RollbackWorkflow } from './rollback';
 export { ConflictReviewWorkflow } from './conflictReview';
-export { LegacyTriggersWorkflow } from './triggers';
+export { DescribeLegacyWorkflow, LegacyTriggersWorkflow } from './legacyFile';

@@ -8,6 +8,7 @@ import { registerBackfillCommand } from './commands/backfill';
 import { registerCheckCommand } from './commands/check';
 import { registerConflictCommands } from './commands/conflicts';
 import { registerDemoCommand } from './commands/demo';
+import { registerDoctorCommand } from './commands/doctor';
 import { registerFixtureCommands } from './commands/fixtures';
 import { registerHeldBackCommands } from './commands/heldBack';
 import { registerMonitorCommand } from './commands/monitor';
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   registerRollbackCommand(program);
   registerTriggerCommands(program);
   registerMonitorCommand(program);
+  registerDoctorCommand(program);
   registerFixtureCommands(program);
   registerStackCommands(program);
   registerDemoCommand(program);

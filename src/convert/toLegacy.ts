@@ -83,6 +83,23 @@ export function orderToLegacy(order: OrderForLegacy, eudc: EudcMap): Record<stri
   };
 }
 
+/**
+ * Why legacy could not hold an order's values as given (an operator's resolution, checked
+ * before anything is written): text CP950 and the EUDC map cannot encode exactly, or a
+ * status legacy has no word for. Null when it can.
+ */
+export function legacyRefusal(values: NewValues, eudc: EudcMap): string | null {
+  const status = values.status;
+  if (typeof status === 'string' && !Object.prototype.hasOwnProperty.call(STATUS_TO_LEGACY, status)) {
+    return `status: '${status}' is not an order status (${Object.keys(STATUS_TO_LEGACY).join(', ')})`;
+  }
+  if (typeof values.notes === 'string') {
+    const enc = encodeCp950(values.notes, eudc);
+    if (!enc.ok) return `notes: ${enc.reason}`;
+  }
+  return null;
+}
+
 /** An order's values in the form legacy rows convert to: what keepUnchanged compares. */
 export function orderValues(o: OrderForLegacy): NewValues {
   return {

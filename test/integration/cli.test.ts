@@ -464,7 +464,7 @@ describe('luckygas-sync against the real stack', () => {
       let r = await schedule(['create']);
       expectExit(r, 0);
       expect(r.stdout).toMatch(new RegExp(`^schedule ${SCHEDULE_ID}: every 5 min, task queue ${q}$`, 'm'));
-      let d = await describe();
+      const d = await describe();
       expect(d).toMatchObject({ scheduleId: SCHEDULE_ID, paused: false, overlap: 'SKIP', spec: { intervals: [{ every: 300_000 }] } });
       expect(d.nextActionTimes.length).toBeGreaterThan(0);
 

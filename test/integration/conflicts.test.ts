@@ -208,6 +208,12 @@ describe('manual review', () => {
     const refused = await cli(['conflicts', 'resolve', String(conflict.id), '--take', 'merged']);
     expectExit(refused, 1);
     expect(refused.stderr).toMatch(/--set notes=/);
+    // A value legacy cannot hold exactly: refused before either side is written.
+    const unencodable = await cli(['conflicts', 'resolve', String(conflict.id), '--take', 'merged', '--set', 'notes=兩邊都對😀']);
+    expectExit(unencodable, 1);
+    expect(unencodable.stderr).toMatch(/legacy file cannot hold this resolution: notes: character '😀' \(U\+1F600\) at position 4 has no CP950 or EUDC code/);
+    expect((await order(h, id)).notes).toBe('新系統說');
+    expect((await review.describe()).status.name).toBe('RUNNING');
     const resolved = await cli(['conflicts', 'resolve', String(conflict.id), '--take', 'merged', '--set', 'notes=兩邊都對']);
     expectExit(resolved, 0);
     expect((await review.describe()).status.name).toBe('COMPLETED');

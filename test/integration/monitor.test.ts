@@ -297,8 +297,8 @@ describe('the monitor (health checks, /metrics, /health)', () => {
       expect(new Date(r.checkedAt).toISOString()).toBe(r.checkedAt);
       expect(r.checks.map((c) => c.name)).toEqual(['database', 'sync_lag', 'sync_lag', 'error_rate', 'conflict_rate', 'consistency', 'held_back']);
       expect(check(r, 'sync_lag', 'clients').details).toMatchObject({ direction: 'legacy-to-new', lastOutcome: 'completed' });
-      expect(check(r, 'sync_lag', 'clients').details?.lagSeconds).toBeGreaterThanOrEqual(115);
-      expect(check(r, 'sync_lag', 'clients').details?.lagSeconds).toBeLessThan(180);
+      expect(check(r, 'sync_lag', 'clients').details?.lagSeconds).toBeGreaterThanOrEqual(175);
+      expect(check(r, 'sync_lag', 'clients').details?.lagSeconds).toBeLessThan(240);
       expect(check(r, 'consistency').message).toBe('no consistency check yet');
     });
 
@@ -314,19 +314,19 @@ describe('the monitor (health checks, /metrics, /health)', () => {
       let r = await health();
       expect(r.status).toBe('critical');
       expect(check(r, 'sync_lag', 'drivers').status).toBe('critical');
-      expect(check(r, 'sync_lag', 'drivers').message).toMatch(/drivers legacy-to-new: last completed 31\.\d min ago/);
+      expect(check(r, 'sync_lag', 'drivers').message).toMatch(/drivers legacy-to-new: synced as of 32\.\d min ago/);
       expect(check(r, 'sync_lag', 'clients').status).toBe('healthy');
       // A higher threshold makes the same data healthy.
       expect((await health({ ...T, lagCriticalMinutes: 45 })).status).toBe('healthy');
 
       await pool.query('TRUNCATE sync_runs');
-      await insertRun({ table: 'drivers', finishedMinAgo: 29, read: 10, written: 10 });
+      await insertRun({ table: 'drivers', finishedMinAgo: 28, startedMinAgo: 29, read: 10, written: 10 });
       r = await health();
       expect(check(r, 'sync_lag', 'drivers').status).toBe('healthy');
       expect(r.status).toBe('healthy');
     });
 
-    it('measures lag from the last completed run, reports the last outcome, and counts never-completed as critical', async () => {
+    it('measures lag from the start of the last completed run, reports the last outcome, and counts never-completed as critical', async () => {
       await insertRun({ table: 'clients', finishedMinAgo: 20, read: 10, written: 10 });
       await insertRun({ table: 'clients', status: 'failed', finishedMinAgo: 1, startedMinAgo: 2, error: 'legacy db locked' });
       await insertRun({ table: 'drivers', status: 'failed', finishedMinAgo: 5, error: 'boom' });
@@ -334,7 +334,7 @@ describe('the monitor (health checks, /metrics, /health)', () => {
       const r = await health({ ...T, errorRateWarning: 1 });
       const clients = check(r, 'sync_lag', 'clients');
       expect(clients.status).toBe('healthy');
-      expect(clients.details).toMatchObject({ lastOutcome: 'failed', lastError: 'legacy db locked' });
+      expect(clients.details).toMatchObject({ lastOutcome: 'failed', lastReason: 'legacy db locked' });
       expect(clients.details?.lagSeconds).toBeGreaterThanOrEqual(20 * 60 - 5);
       expect(clients.message).toMatch(/last run failed: legacy db locked/);
       expect(check(r, 'sync_lag', 'drivers')).toMatchObject({ status: 'critical', details: { lagSeconds: null, lastOutcome: 'failed' } });
@@ -554,8 +554,8 @@ describe('the monitor (health checks, /metrics, /health)', () => {
       expect(sampleValue(p, 'luckygas_sync_database_up')).toBe(1);
 
       const clientsLag = sampleValue(p, 'luckygas_sync_lag_seconds', c)!;
-      expect(clientsLag).toBeGreaterThanOrEqual(115);
-      expect(clientsLag).toBeLessThan(180);
+      expect(clientsLag).toBeGreaterThanOrEqual(175);
+      expect(clientsLag).toBeLessThan(240);
       expect(sampleValue(p, 'luckygas_sync_lag_seconds', { table: 'drivers', direction: 'legacy-to-new' })).toBeGreaterThanOrEqual(40 * 60 - 5);
       expect(sampleValue(p, 'luckygas_sync_lag_seconds', { table: 'deliveries', direction: 'new-to-legacy' })).toBe(Infinity);
       // drivers is 40 minutes behind and deliveries never completed: critical.

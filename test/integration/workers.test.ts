@@ -24,7 +24,7 @@ describe('workers in their own processes', () => {
       expect(result.status).toBe('completed');
       // Which worker ran each activity is in the history: both took part.
       const identities = new Set<string>();
-      for await (const event of (await handle.fetchHistory()).events ?? []) {
+      for (const event of (await handle.fetchHistory()).events ?? []) {
         const identity = event.activityTaskStartedEventAttributes?.identity;
         if (identity) identities.add(identity);
       }

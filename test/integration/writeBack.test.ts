@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { generateLegacyDb, legacyText } from '../../src/fixtures/legacyFixture';
+import { generateLegacyDb } from '../../src/fixtures/legacyFixture';
 import { loadEudcMap } from '../../src/encoding/eudc';
 import { encodeCp950 } from '../../src/encoding/cp950';
 import { createCoreActivities, createLegacyActivities } from '../../activities';

@@ -23,7 +23,7 @@ import {
   type TextEncodingMode,
 } from '../../src/encoding/cp950';
 import type { RawRow } from '../../src/capture/rawRow';
-import { keepUnchanged, type LegacyValue, type LegacyWrite } from '../../src/convert/toLegacy';
+import { keepUnchanged, legacyRefusal, type LegacyValue, type LegacyWrite } from '../../src/convert/toLegacy';
 import { DEFAULT_EUDC_MAP_PATH, loadEudcMap, parseEudcMap, type EudcMap } from '../../src/encoding/eudc';
 
 const MAP_FILE = path.resolve(__dirname, '../../config/eudc-map.json');
@@ -814,6 +814,20 @@ describe("write-back refuses the characters Windows writes through best fit, say
 
   it('other characters CP950 lacks are refused without a best-fit note', () => {
     expect(reason(encodeCp950('한', eudc))).toBe("character '한' (U+D55C) at position 0 has no CP950 or EUDC code");
+  });
+});
+
+describe("an operator's resolution is checked against what legacy can hold, before anything is written", () => {
+  it('accepts CP950 text, EUDC characters of the map and known statuses', () => {
+    const [eudcChar] = [...eudc.toCode.keys()];
+    expect(legacyRefusal({ notes: `後門${eudcChar}`, status: 'delivered' }, eudc)).toBeNull();
+    expect(legacyRefusal({ notes: null, status: 'pending' }, eudc)).toBeNull();
+  });
+  it('names the column and the character CP950 and the map lack', () => {
+    expect(legacyRefusal({ notes: '後門😀' }, eudc)).toBe("notes: character '😀' (U+1F600) at position 2 has no CP950 or EUDC code");
+  });
+  it('names a status legacy has no word for', () => {
+    expect(legacyRefusal({ status: 'lost' }, eudc)).toMatch(/^status: 'lost' is not an order status \(.*pending.*\)$/);
   });
 });
 

@@ -27,7 +27,7 @@ export function registerTriggerCommands(program: Command): void {
       action(async (opts: { table?: string[] }) => {
         const { env, tables } = tablesOf(opts.table);
         const installed = await runOneWorkflow('trigger install', env, LegacyTriggersWorkflow, {
-          workflowId: ids.triggers('install', new Date().toISOString()),
+          workflowId: ids.legacyFile('install-triggers', new Date().toISOString()),
           args: [{ action: 'install', tables }],
           summary: `install legacy triggers: ${tables.join(', ')}`,
         });
@@ -44,7 +44,7 @@ export function registerTriggerCommands(program: Command): void {
       action(async (opts: { table?: string[]; dropQueue?: boolean }) => {
         const { env, tables } = tablesOf(opts.table);
         const left = await runOneWorkflow('trigger removal', env, LegacyTriggersWorkflow, {
-          workflowId: ids.triggers('remove', new Date().toISOString()),
+          workflowId: ids.legacyFile('remove-triggers', new Date().toISOString()),
           args: [{ action: 'remove', tables, dropQueue: opts.dropQueue === true }],
           summary: `remove legacy triggers: ${tables.join(', ')}`,
         });

@@ -1,0 +1,180 @@
+import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowBundle } from '@temporalio/worker';
+import { progressQuery } from '../../src/shared';
+import { BackfillWorkflow, TableSyncWorkflow } from '../../workflows';
+import { bundleWorkflows } from '../support/workflowBundle';
+import { gate, timeSkippingEnv, until, withStubWorkers } from '../support/workflowEnv';
+import { cursorOf, FakeTable, planOf, range, tableStubs } from './stubs';
+
+/**
+ * TableSyncWorkflow's own logic, its activities stubbed over a table in memory: the load's
+ * lanes and page ends, the pages' fetch-ahead, a vanished claim, and continue-as-new with
+ * the progress query answering across it.
+ */
+
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundle;
+beforeAll(async () => {
+  [env, bundle] = await Promise.all([timeSkippingEnv(), bundleWorkflows()]);
+});
+afterAll(async () => env?.teardown());
+
+let n = 0;
+const workflowId = () => `table-sync-test/${++n}`;
+
+describe('load (plan.load: the table by id ranges)', () => {
+  it('runs two pages side by side, applies every row once, asks for page ends before the known ones run out and never past the end', async () => {
+    const table = new FakeTable(95);
+    const s = tableStubs(table, { applyMs: 30 });
+    const watermark = { ts: '2030-01-02 00:00:00', id: 95 };
+    const plan = planOf({ load: { pageSize: 10, watermark, rows: 95 }, pages: false });
+    const [summary, progress] = await withStubWorkers(env, bundle, s, async (taskQueue) => {
+      const handle = await env.client.workflow.start(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] });
+      return [await handle.result(), await handle.query(progressQuery)] as const;
+    });
+    expect(summary).toMatchObject({ runId: plan.runId, status: 'completed' });
+    expect(s.appliedIds().sort((a, b) => a - b)).toEqual(range(1, 95));
+    // Ten pages of ten ids (the last one open-ended), each its own batch key.
+    expect(s.applied.map((a) => a.batchKey).sort()).toEqual(range(0, 9).map((i) => `${plan.runId}#${i}`).sort());
+    expect(s.maxInFlight()).toBe(2);
+    // Eight ends at a time; the next eight asked while pages were still queued, none after the end (null) was seen.
+    const asked = s.log.filter((l) => l.startsWith('pageEnds'));
+    expect(asked).toEqual(['pageEnds after 0', 'pageEnds after 80']);
+    expect(s.log.indexOf('pageEnds after 80')).toBeLessThan(s.log.indexOf('capture #7 start'));
+    expect(s.calls.moveWatermark).toEqual([{ table: 'deliveries', after: { load: watermark } }]);
+    expect(progress).toMatchObject({ phase: 'done', batches: 10, read: 95, total: 95 });
+  });
+
+  it('goes on when the open-ended last page comes back full: rows were added meanwhile', async () => {
+    const table = new FakeTable(95);
+    let grown = false;
+    const s = tableStubs(table);
+    const pageEnds = s.legacy.pageEnds!;
+    s.legacy.pageEnds = async (input) => {
+      const ends = await pageEnds(input);
+      // The legacy application inserts 30 rows after the end was found.
+      if (ends.includes(null) && !grown) {
+        table.add(30);
+        grown = true;
+      }
+      return ends;
+    };
+    await withStubWorkers(env, bundle, s, (taskQueue) =>
+      env.client.workflow.execute(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan: planOf({ load: { pageSize: 10, watermark: null, rows: 95 }, pages: false }) }] }),
+    );
+    expect(s.appliedIds().sort((a, b) => a - b)).toEqual(range(1, 125));
+    // The open-ended page read 91..100; the load went on after 100.
+    expect(s.log.filter((l) => l.startsWith('pageEnds'))).toEqual(['pageEnds after 0', 'pageEnds after 80', 'pageEnds after 100']);
+    expect(s.calls.moveWatermark).toBeUndefined(); // no watermark noted (trigger mode): nothing to move
+  });
+});
+
+describe('pages (the table from its cursor)', () => {
+  /** 14 rows in pages of 3; the first page already read by the cycle's probe, as planCycle hands it over. */
+  function pagesCase(opts: Parameters<typeof tableStubs>[1] = {}) {
+    const table = new FakeTable(14);
+    const s = tableStubs(table, opts);
+    const plan = planOf({ batchSize: 3, first: { count: 3, next: cursorOf(table.rows[2]), done: false } });
+    const prime = async () => {
+      await s.legacy.capturePage!({ table: 'deliveries', batchKey: `${plan.runId}#0`, cursor: plan.cursor, batchSize: 3 });
+      s.log.length = 0;
+      delete s.calls.capturePage;
+    };
+    return { table, s, plan, prime };
+  }
+
+  it('reads the next page while the current one is applied, starting from the page the probe read', async () => {
+    const { s, plan, prime } = pagesCase({ applyMs: 40 });
+    await prime();
+    const summary = await withStubWorkers(env, bundle, s, (taskQueue) => env.client.workflow.execute(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] }));
+    expect(summary.status).toBe('completed');
+    expect(s.appliedIds()).toEqual(range(1, 14));
+    // The probe's page is not read again; each later page is read while the one before it is applied.
+    expect((s.calls.capturePage as { batchKey: string }[]).map((c) => c.batchKey)).toEqual([1, 2, 3, 4].map((i) => `${plan.runId}#${i}`));
+    for (const i of [1, 2, 3, 4]) expect(s.log.indexOf(`capture #${i} start`)).toBeLessThan(s.log.indexOf(`apply #${i - 1} end`));
+    // Each apply carries the cursor its page ends at (the watermark it commits).
+    expect((s.calls.applyBatch as { cursor: unknown }[]).map((c) => c.cursor)).toEqual([3, 6, 9, 12, 14].map((id) => ({ ts: `2030-01-01 ${String(id).padStart(8, '0')}`, id })));
+  });
+
+  it('captures a batch again when its claim vanished (ClaimMissing), and the batch read ahead with it', async () => {
+    let lost = false;
+    const { s, plan, prime } = pagesCase({
+      loseClaim: (key) => {
+        if (key !== `${plan.runId}#2` || lost) return false;
+        lost = true;
+        return true;
+      },
+    });
+    await prime();
+    const summary = await withStubWorkers(env, bundle, s, (taskQueue) => env.client.workflow.execute(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] }));
+    expect(summary.status).toBe('completed');
+    // Every row once, in order, though batch 2 was applied twice (the first time its claim was gone).
+    expect(s.appliedIds()).toEqual(range(1, 14));
+    const captures = (s.calls.capturePage as { batchKey: string; cursor: unknown }[]).map((c) => c.batchKey.split('#')[1]);
+    expect(captures).toEqual(['1', '2', '3', '2', '3', '4']);
+    const twice = (s.calls.capturePage as { batchKey: string; cursor: unknown }[]).filter((c) => c.batchKey.endsWith('#2'));
+    expect(twice[0].cursor).toEqual(twice[1].cursor);
+  });
+
+  it('fails the run, recording why, when a batch\'s claim vanishes five times in a row', async () => {
+    const { s, plan, prime } = pagesCase({ loseClaim: (key) => key.endsWith('#1') });
+    await prime();
+    const err = await withStubWorkers(env, bundle, s, (taskQueue) =>
+      env.client.workflow.execute(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] }).then(
+        () => null,
+        (e: unknown) => e,
+      ),
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect(cause).toMatchObject({ type: 'ClaimMissing', message: `batch ${plan.runId}#1: its rows vanished from Redis 5 times` });
+    expect((s.calls.applyBatch as { batchKey: string }[]).filter((c) => c.batchKey.endsWith('#1'))).toHaveLength(5);
+    expect(s.calls.finishRun).toEqual([{ runId: plan.runId, status: 'failed', error: `batch ${plan.runId}#1: its rows vanished from Redis 5 times` }]);
+  });
+});
+
+describe('continue-as-new', () => {
+  it('hands a backfill over every 100 batches, and the progress query answers across the hand-overs', async () => {
+    const table = new FakeTable(250);
+    const blocked = gate();
+    let waiting = 0;
+    const s = tableStubs(table, {
+      // Batches from 150 on wait, so the test can ask the progress of the second run mid-way.
+      beforeApply: async (key) => {
+        if (Number(key.split('#')[1]) < 150) return;
+        waiting++;
+        await blocked.promise;
+      },
+    });
+    const watermark = cursorOf(table.rows[249]);
+    s.legacy.tableEdges = async () => ({ rows: 250, newest: watermark, queuePosition: null });
+    s.core.beginTableSync = async ({ start }) =>
+      planOf({ runId: start.workflowId, table: start.table, kind: 'backfill', batchSize: 1, load: { pageSize: 1, watermark, rows: 250 }, pages: false });
+    const id = 'backfill/drivers';
+    const { first, midway, describedRun, summary } = await withStubWorkers(env, bundle, s, async (taskQueue) => {
+      const handle = await env.client.workflow.start(BackfillWorkflow, { taskQueue, workflowId: id, args: [{ table: 'drivers' }] });
+      await until(() => waiting === 2, 'both lanes to wait at batch 150');
+      // The handle follows the chain of runs: the query reaches the run now running.
+      const midway = await handle.query(progressQuery);
+      const describedRun = (await handle.describe()).runId;
+      blocked.open();
+      return { first: handle.firstExecutionRunId, midway, describedRun, summary: await handle.result() };
+    });
+    expect(midway).toMatchObject({ phase: 'load', batches: 150, read: 150, total: 250 });
+    expect(describedRun).not.toBe(first);
+    expect(summary).toMatchObject({ runId: id, status: 'completed' });
+    // Every page once: 100 batches in each of the first two runs, the rest in the third (the
+    // last one open-ended after id 250, empty).
+    expect(s.appliedIds().sort((a, b) => a - b)).toEqual(range(1, 250));
+    const runs = [...new Set(s.applied.map((a) => a.runId))];
+    expect(runs).toHaveLength(3);
+    expect(runs[0]).toBe(first);
+    const batchesOf = (run: string) => s.applied.filter((a) => a.runId === run).map((a) => Number(a.batchKey.split('#')[1])).sort((a, b) => a - b);
+    expect(runs.map(batchesOf)).toEqual([range(0, 99), range(100, 199), range(200, 250)]);
+    // The watermark moves once, when the whole table is in.
+    expect(s.calls.moveWatermark).toEqual([{ table: 'drivers', after: { load: watermark } }]);
+    expect(s.calls.finishRun).toEqual([{ runId: id, status: 'completed' }]);
+  });
+});
