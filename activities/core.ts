@@ -2,6 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { recordWriteBack as recordWriteBackInPostgres, applyToNew } from '../src/apply/postgresSink';
 import type { LegacyRestore } from '../src/apply/legacyRestore';
 import type { LegacyWriteResult } from '../src/apply/legacySink';
+import { pageRows } from '../src/capture/legacyReader';
 import { readOrders } from '../src/capture/outboxReader';
 import { contentHash, updatedAtOf } from '../src/capture/rawRow';
 import { compareChunk, countNew } from '../src/check';
@@ -67,8 +68,9 @@ export function createCoreActivities(deps: CoreDeps) {
   async function allSeen(table: string, batchKey: string): Promise<boolean> {
     const batch = await deps.claims.get<RawBatch>(rawKey(batchKey));
     if (batch.deleted.length > 0) return false;
-    const seen = await readSeen(deps.pool, table, batch.rows.map((r) => r.id));
-    return batch.rows.every((r) => {
+    const rows = pageRows(cfg(table).mapping, batch.page);
+    const seen = await readSeen(deps.pool, table, rows.map((r) => r.id));
+    return rows.every((r) => {
       const s = seen.get(r.id);
       return s !== undefined && s.hash === contentHash(r) && s.ts === updatedAtOf(r);
     });
@@ -159,7 +161,7 @@ export function createCoreActivities(deps: CoreDeps) {
     async applyBatch(input: { table: string; runId: string; batchKey: string; mode: string; cursor: Cursor | null; reached?: Cursor }): Promise<BatchResult> {
       const t = cfg(input.table);
       const raw = await deps.claims.get<RawBatch>(rawKey(input.batchKey));
-      const batch = convertBatch(t.mapping, t.textColumns, deps.eudc, raw);
+      const batch = convertBatch(t.mapping, t.textColumns, deps.eudc, { rows: pageRows(t.mapping, raw.page), deleted: raw.deleted });
       if (batch.held.length) log(input.table, input.batchKey).warn({ held: batch.held.map((h) => ({ id: h.legacyId, reason: h.reason })) }, 'rows held back');
       Context.current().heartbeat();
       const result = await applyToNew(deps.pool, t, batch, { runId: input.runId, batchKey: input.batchKey, mode: input.mode, cursor: input.cursor, reached: input.reached });
@@ -235,7 +237,8 @@ export function createCoreActivities(deps: CoreDeps) {
     async compareChunk(input: { checkId: string; table: string; batchKey: string; lower: number | null; upper: number | null; repair: boolean }): Promise<ChunkReport> {
       const raw = await deps.claims.get<RawBatch>(rawKey(input.batchKey));
       Context.current().heartbeat();
-      const report = await compareChunk(deps.pool, cfg(input.table), deps.eudc, { checkId: input.checkId, rows: raw.rows, lower: input.lower, upper: input.upper, repair: input.repair });
+      const t = cfg(input.table);
+      const report = await compareChunk(deps.pool, t, deps.eudc, { checkId: input.checkId, rows: pageRows(t.mapping, raw.page), lower: input.lower, upper: input.upper, repair: input.repair });
       await deps.claims.drop(rawKey(input.batchKey)).catch(() => {});
       return report;
     },

@@ -4,9 +4,8 @@ import { Context } from '@temporalio/activity';
 import type Database from 'better-sqlite3';
 import { writeDeliveries, type LegacyWriteResult } from '../src/apply/legacySink';
 import { restoreLegacyRows, type LegacyRestore, type LegacyRestorePlan } from '../src/apply/legacyRestore';
-import { countRows, idPageEnds, newestCursor, queuePosition, readByIds, readIdChunk, readIdRange, readQueuePage, readTimestampPage } from '../src/capture/legacyReader';
+import { countRows, idPageEnds, pageRows, newestCursor, queuePosition, readIdChunk, readIdRange, readPageByIds, readQueuePage, readTimestampPage, type RawPage } from '../src/capture/legacyReader';
 import { installedTriggers, installTriggers, removeTriggers } from '../src/capture/legacyTriggers';
-import type { RawRow } from '../src/capture/rawRow';
 import { tableConfig } from '../src/config/tables';
 import type { LegacyWrite } from '../src/convert/toLegacy';
 import { openLegacy } from '../src/db/legacy';
@@ -21,7 +20,7 @@ import type { LegacyDeps } from './deps';
  */
 
 export interface RawBatch {
-  rows: RawRow[];
+  page: RawPage;
   /** Legacy ids whose row is gone (trigger mode, rows read by id). */
   deleted: number[];
 }
@@ -70,7 +69,7 @@ export function createLegacyActivities(deps: LegacyDeps) {
             const e = p.edges ? edges(db, p.table) : null;
             if (!p.batchKey) return { table: p.table, first: null, edges: e };
             const pg = page(db, p.table, p.cursor, p.batchSize);
-            return { table: p.table, first: { count: pg.rows.length + pg.deleted.length, next: pg.next, done: pg.done }, edges: e, batch: { rows: pg.rows, deleted: pg.deleted } };
+            return { table: p.table, first: { count: pg.rows.length + pg.deleted.length, next: pg.next, done: pg.done }, edges: e, batch: { page: pg.page, deleted: pg.deleted } };
           }),
         )(),
       );
@@ -85,16 +84,17 @@ export function createLegacyActivities(deps: LegacyDeps) {
     /** The next page after the cursor, into a claim. */
     async capturePage(input: { table: string; batchKey: string; cursor: Cursor; batchSize: number }): Promise<FetchResult> {
       const pg = deps.legacy.read((db) => page(db, input.table, input.cursor, input.batchSize));
-      await deps.claims.put(rawKey(input.batchKey), { rows: pg.rows, deleted: pg.deleted } satisfies RawBatch);
+      await deps.claims.put(rawKey(input.batchKey), { page: pg.page, deleted: pg.deleted } satisfies RawBatch);
       Context.current().heartbeat();
       return { count: pg.rows.length + pg.deleted.length, next: pg.next, done: pg.done };
     },
 
     /** Rows by id (a row queue), into a claim; ids not found are reported as deleted. */
     async captureRows(input: { table: string; batchKey: string; ids: number[] }): Promise<{ count: number }> {
-      const rows = deps.legacy.read((db) => readByIds(db, mappingOf(input.table), input.ids));
-      const found = new Set(rows.map((r) => r.id));
-      await deps.claims.put(rawKey(input.batchKey), { rows, deleted: input.ids.filter((id) => !found.has(id)) } satisfies RawBatch);
+      const mapping = mappingOf(input.table);
+      const page = deps.legacy.read((db) => readPageByIds(db, mapping, input.ids));
+      const found = new Set(pageRows(mapping, page).map((r) => r.id));
+      await deps.claims.put(rawKey(input.batchKey), { page, deleted: input.ids.filter((id) => !found.has(id)) } satisfies RawBatch);
       return { count: input.ids.length };
     },
 
@@ -105,21 +105,21 @@ export function createLegacyActivities(deps: LegacyDeps) {
 
     /** A load page, ids in (afterId, toId], into a claim; its last id tells a page that ran to the table's end where it stopped. */
     async captureIdRange(input: { table: string; batchKey: string; afterId: number; toId: number | null; pageSize: number }): Promise<{ count: number; lastId: number }> {
-      const rows = deps.legacy.read((db) => readIdRange(db, mappingOf(input.table), input.afterId, input.toId, input.pageSize));
-      await deps.claims.put(rawKey(input.batchKey), { rows, deleted: [] } satisfies RawBatch);
+      const page = deps.legacy.read((db) => readIdRange(db, mappingOf(input.table), input.afterId, input.toId, input.pageSize));
+      await deps.claims.put(rawKey(input.batchKey), { page, deleted: [] } satisfies RawBatch);
       Context.current().heartbeat();
-      return { count: rows.length, lastId: rows.at(-1)?.id ?? input.toId ?? input.afterId };
+      return { count: page.count, lastId: page.count > 0 ? page.lastId : (input.toId ?? input.afterId) };
     },
 
     /** The legacy side of a consistency chunk: the next ids and their rows, one snapshot, into a claim. */
     async captureCheckChunk(input: { table: string; batchKey: string; afterId: number | null; chunkSize: number }): Promise<{ count: number; lastId: number | null; done: boolean }> {
       const mapping = mappingOf(input.table);
-      const rows = deps.legacy.read((db) =>
-        db.transaction(() => readByIds(db, mapping, readIdChunk(db, mapping.legacyTable, input.afterId ?? Number.MIN_SAFE_INTEGER, input.chunkSize)))(),
+      const page = deps.legacy.read((db) =>
+        db.transaction(() => readPageByIds(db, mapping, readIdChunk(db, mapping.legacyTable, input.afterId ?? Number.MIN_SAFE_INTEGER, input.chunkSize)))(),
       );
-      await deps.claims.put(rawKey(input.batchKey), { rows, deleted: [] } satisfies RawBatch);
+      await deps.claims.put(rawKey(input.batchKey), { page, deleted: [] } satisfies RawBatch);
       Context.current().heartbeat();
-      return { count: rows.length, lastId: rows.at(-1)?.id ?? input.afterId, done: rows.length < input.chunkSize };
+      return { count: page.count, lastId: page.count > 0 ? page.lastId : input.afterId, done: page.count < input.chunkSize };
     },
 
     async countLegacy(input: { table: string }): Promise<number> {

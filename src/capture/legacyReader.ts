@@ -8,20 +8,35 @@ import { updatedAtOf, type RawRow } from './rawRow';
  * ranges, rows by id) and what a plan needs to know of a table. Text columns come back as
  * raw bytes (CAST AS BLOB), never through the driver's UTF-8 decoding, which would destroy
  * CP950 values.
+ *
+ * A page travels as one blob SQLite builds itself (see RawPage): the driver hands over one
+ * value per page instead of one per cell, which is most of what reading cost, and the claim
+ * carries bytes instead of objects.
  */
 
+/**
+ * A page of raw rows: per row, `id,int,...,int,len,...,len;` (integer columns as SQLite's
+ * decimal text, empty for NULL; the byte length of each text column, -1 for NULL) then the
+ * text columns' bytes, back to back. A row whose integer column holds anything but an integer
+ * (SQLite stores what it is given) is read again column by column and travels in `irregular`,
+ * its record marked with '!'.
+ */
+export interface RawPage {
+  blob: Buffer;
+  count: number;
+  /** The largest id on the page (0 when empty). */
+  lastId: number;
+  irregular: RawRow[];
+}
+
 export interface Page {
+  page: RawPage;
   rows: RawRow[];
   /** Legacy ids whose row is gone (trigger mode). */
   deleted: number[];
   next: Cursor;
   /** Fewer than a page was left. */
   done: boolean;
-}
-
-function selectList(mapping: TableMapping): string {
-  const cols = mapping.legacyColumns.map((c) => (c.kind === 'text' ? `CAST(${c.name} AS BLOB) AS ${c.name}` : c.name));
-  return ['id', ...cols].join(', ');
 }
 
 const statements = new WeakMap<Database.Database, Map<string, Database.Statement>>();
@@ -34,28 +49,153 @@ function prepare(db: Database.Database, sql: string): Database.Statement {
   return stmt;
 }
 
-/** A table's rows by a query on its select list: values as arrays (cheaper than objects), then named. */
-function readRows(db: Database.Database, mapping: TableMapping, sql: string, params: unknown[]): RawRow[] {
+const IRREGULAR = 0x21; // '!'
+
+/** The SELECT of a page's rows (`filter` over the table, in `order` of its columns, a LIMIT parameter last) as one blob in RawPage's layout. */
+function pageSql(mapping: TableMapping, filter: string, order: string[]): string {
+  const head = [
+    'id',
+    ...mapping.legacyColumns.filter((c) => c.kind === 'integer').map((c) => `CASE typeof(${c.name}) WHEN 'integer' THEN ${c.name} WHEN 'null' THEN '' ELSE '!' END`),
+    ...mapping.legacyColumns.filter((c) => c.kind === 'text').map((c) => `COALESCE(length(CAST(${c.name} AS BLOB)), -1)`),
+  ].join(` || ',' || `);
+  const bytes = mapping.legacyColumns.filter((c) => c.kind === 'text').map((c) => `COALESCE(CAST(${c.name} AS BLOB), x'')`);
+  const by = order.join(', ');
+  // group_concat takes the rows in the order the subquery yields them; an ORDER BY of its own
+  // would sort them again (a third of the read). Only id pages go without it: nothing depends
+  // on the order of their rows (their last id is max(id)), while a timestamp page's cursor is its last row.
+  const concat = order.length === 1 && order[0] === 'id' ? `group_concat(r, '')` : `group_concat(r, '' ORDER BY ${by})`;
+  return `SELECT CAST(${concat} AS BLOB) AS blob, count(*) AS count, COALESCE(max(id), 0) AS lastId
+    FROM (SELECT ${[...new Set(['id', ...order])].join(', ')}, ${head} || ';' || ${bytes.join(' || ')} AS r
+          FROM ${mapping.legacyTable} WHERE ${filter} ORDER BY ${by} LIMIT ?)`;
+}
+
+/** Rows column by column (the driver's values as they are): the irregular rows a page cannot hold. */
+function readColumns(db: Database.Database, mapping: TableMapping, ids: number[]): RawRow[] {
+  const cols = mapping.legacyColumns.map((c) => (c.kind === 'text' ? `CAST(${c.name} AS BLOB) AS ${c.name}` : c.name));
+  const sql = `SELECT id, ${cols.join(', ')} FROM ${mapping.legacyTable} WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`;
   const names = mapping.legacyColumns.map((c) => c.name);
-  return (prepare(db, sql).raw(true).all(...params) as unknown[][]).map((values) => {
+  return (prepare(db, sql).raw(true).all(JSON.stringify(ids)) as unknown[][]).map((values) => {
     const cols: RawRow['cols'] = {};
     for (let i = 0; i < names.length; i++) cols[names[i]] = values[i + 1] as RawRow['cols'][string];
     return { id: Number(values[0]), cols };
   });
 }
 
-/** The next page after the cursor, in (updated_at, id) order, which the updated_at index serves. */
-export function readTimestampPage(db: Database.Database, mapping: TableMapping, cursor: Cursor, limit: number): Page {
-  const sql = `SELECT ${selectList(mapping)} FROM ${mapping.legacyTable} WHERE (updated_at, id) > (?, ?) ORDER BY updated_at, id LIMIT ?`;
-  const rows = readRows(db, mapping, sql, [cursor.ts ?? '', cursor.id, limit]);
-  const last = rows.at(-1);
-  return { rows, deleted: [], next: last ? { ts: updatedAtOf(last), id: last.id } : cursor, done: rows.length < limit };
+/** One page: `params` for the filter, then the limit. */
+function readPage(db: Database.Database, mapping: TableMapping, filter: string, order: string[], params: unknown[], limit: number): RawPage {
+  const r = prepare(db, pageSql(mapping, filter, order)).get(...params, limit) as { blob: Buffer | null; count: number; lastId: number };
+  const blob = r.blob ?? Buffer.alloc(0);
+  const irregular = irregularIds(mapping, blob);
+  return { blob, count: r.count, lastId: r.lastId, irregular: irregular.length ? readColumns(db, mapping, irregular) : [] };
 }
 
-/** Up to `limit` rows with ids in (afterId, toId] (toId null: no upper bound), in id order: backfill pages. */
-export function readIdRange(db: Database.Database, mapping: TableMapping, afterId: number, toId: number | null, limit: number): RawRow[] {
-  const sql = `SELECT ${selectList(mapping)} FROM ${mapping.legacyTable} WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`;
-  return readRows(db, mapping, sql, [afterId, toId ?? Number.MAX_SAFE_INTEGER, limit]);
+/** Ids of the records marked irregular: rare, so looked for only when the blob holds a '!'. */
+function irregularIds(mapping: TableMapping, blob: Buffer): number[] {
+  if (blob.indexOf(IRREGULAR) < 0) return [];
+  const ids: number[] = [];
+  parsePage(mapping, blob, (id, ints) => {
+    if (ints.some((v) => Number.isNaN(v))) ids.push(id);
+  });
+  return ids;
+}
+
+const COMMA = 0x2c;
+const SEMICOLON = 0x3b;
+const MINUS = 0x2d;
+
+/**
+ * Walks a page's records: for each, its id, its integer columns (null: NULL; NaN: the
+ * irregular mark) and its text columns (views of the blob, no copy). One pass over the bytes.
+ */
+function parsePage(mapping: TableMapping, blob: Buffer, record: (id: number, ints: (number | null)[], texts: (Buffer | null)[]) => void): void {
+  const nInts = mapping.legacyColumns.filter((c) => c.kind === 'integer').length;
+  const nTexts = mapping.legacyColumns.length - nInts;
+  const lens = new Array<number>(nTexts);
+  const end = blob.length;
+  let p = 0;
+  while (p < end) {
+    let id = 0;
+    for (let b = blob[p]; b !== COMMA; b = blob[++p]) id = id * 10 + b - 0x30;
+    p++;
+    const ints = new Array<number | null>(nInts);
+    for (let i = 0; i < nInts; i++) {
+      let b = blob[p];
+      if (b === COMMA) {
+        ints[i] = null;
+        p++;
+        continue;
+      }
+      const neg = b === MINUS;
+      if (neg) b = blob[++p];
+      let v = 0;
+      for (; b !== COMMA; b = blob[++p]) v = b >= 0x30 && b <= 0x39 ? v * 10 + b - 0x30 : NaN;
+      p++;
+      ints[i] = neg ? -v : v;
+    }
+    for (let i = 0; i < nTexts; i++) {
+      let b = blob[p];
+      const neg = b === MINUS;
+      if (neg) b = blob[++p];
+      let v = 0;
+      for (; b !== COMMA && b !== SEMICOLON; b = blob[++p]) v = v * 10 + b - 0x30;
+      p++;
+      lens[i] = neg ? -v : v;
+    }
+    const texts = new Array<Buffer | null>(nTexts);
+    for (let i = 0; i < nTexts; i++) {
+      const len = lens[i];
+      if (len < 0) texts[i] = null;
+      else {
+        texts[i] = blob.subarray(p, p + len);
+        p += len;
+      }
+    }
+    record(id, ints, texts);
+  }
+}
+
+/**
+ * Per mapping, a function that makes a row's columns object in the select list's order from
+ * its integers and texts. Generated (from the validated mapping's column names only): an
+ * object literal has one fixed shape, several times cheaper to make than one filled key by key.
+ */
+const rowMakers = new WeakMap<TableMapping, (ints: (number | null)[], texts: (Buffer | null)[]) => RawRow['cols']>();
+function rowMaker(mapping: TableMapping): (ints: (number | null)[], texts: (Buffer | null)[]) => RawRow['cols'] {
+  let make = rowMakers.get(mapping);
+  if (!make) {
+    let i = 0;
+    let t = 0;
+    const fields = mapping.legacyColumns.map((c) => `${c.name}: ${c.kind === 'integer' ? `ints[${i++}]` : `texts[${t++}]`}`);
+    make = new Function('ints', 'texts', `return { ${fields.join(', ')} };`) as (ints: (number | null)[], texts: (Buffer | null)[]) => RawRow['cols'];
+    rowMakers.set(mapping, make);
+  }
+  return make;
+}
+
+/** The rows of a page, in its order; irregular records are replaced by their rows read column by column. */
+export function pageRows(mapping: TableMapping, page: RawPage): RawRow[] {
+  const make = rowMaker(mapping);
+  const rows: RawRow[] = [];
+  if (page.irregular.length === 0) {
+    parsePage(mapping, page.blob, (id, ints, texts) => rows.push({ id, cols: make(ints, texts) }));
+    return rows;
+  }
+  const irregular = new Map(page.irregular.map((r) => [r.id, r]));
+  parsePage(mapping, page.blob, (id, ints, texts) => rows.push(irregular.get(id) ?? { id, cols: make(ints, texts) }));
+  return rows;
+}
+
+/** The next page after the cursor, in (updated_at, id) order, which the updated_at index serves. */
+export function readTimestampPage(db: Database.Database, mapping: TableMapping, cursor: Cursor, limit: number): Page {
+  const page = readPage(db, mapping, '(updated_at, id) > (?, ?)', ['updated_at', 'id'], [cursor.ts ?? '', cursor.id], limit);
+  const rows = pageRows(mapping, page);
+  const last = rows.at(-1);
+  return { page, rows, deleted: [], next: last ? { ts: updatedAtOf(last), id: last.id } : cursor, done: rows.length < limit };
+}
+
+/** Up to `limit` rows with ids in (afterId, toId] (toId null: no upper bound), in id order: load pages. */
+export function readIdRange(db: Database.Database, mapping: TableMapping, afterId: number, toId: number | null, limit: number): RawPage {
+  return readPage(db, mapping, 'id > ? AND id <= ?', ['id'], [afterId, toId ?? Number.MAX_SAFE_INTEGER], limit);
 }
 
 /**
@@ -87,11 +227,14 @@ export function newestCursor(db: Database.Database, table: string): Cursor {
   return row ? { ts: row.updated_at ? row.updated_at.toString('latin1') : '', id: row.id } : { ts: '', id: 0 };
 }
 
-/** Rows by id (held-back retries, trigger mode); ids not found are absent from the result. */
+/** Rows by id (row queues, trigger mode) as a page; ids not found are absent from it. */
+export function readPageByIds(db: Database.Database, mapping: TableMapping, ids: number[]): RawPage {
+  return readPage(db, mapping, 'id IN (SELECT value FROM json_each(?))', ['id'], [JSON.stringify(ids)], ids.length);
+}
+
+/** Rows by id; ids not found are absent from the result. */
 export function readByIds(db: Database.Database, mapping: TableMapping, ids: number[]): RawRow[] {
-  if (ids.length === 0) return [];
-  const sql = `SELECT ${selectList(mapping)} FROM ${mapping.legacyTable} WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`;
-  return readRows(db, mapping, sql, [JSON.stringify(ids)]);
+  return ids.length === 0 ? [] : pageRows(mapping, readPageByIds(db, mapping, ids));
 }
 
 /** The next page of the trigger queue: changed rows as they are now, and the ids deleted. */
@@ -101,12 +244,14 @@ export function readQueuePage(db: Database.Database, mapping: TableMapping, curs
     cursor.id,
     limit,
   ) as { id: number; record_id: number }[];
-  if (entries.length === 0) return { rows: [], deleted: [], next: cursor, done: true };
+  if (entries.length === 0) return { page: { blob: Buffer.alloc(0), count: 0, lastId: 0, irregular: [] }, rows: [], deleted: [], next: cursor, done: true };
   // Several entries for one row collapse to its current state.
   const ids = [...new Set(entries.map((e) => e.record_id))];
-  const rows = readByIds(db, mapping, ids);
+  const page = readPageByIds(db, mapping, ids);
+  const rows = pageRows(mapping, page);
   const found = new Set(rows.map((r) => r.id));
   return {
+    page,
     rows,
     deleted: ids.filter((id) => !found.has(id)),
     next: { ts: null, id: entries.at(-1)!.id },

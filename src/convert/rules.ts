@@ -67,6 +67,89 @@ export function parseLegacyTimestamp(text: string, column: string): Date {
   throw new RuleError(`unparseable ${column} '${t}'`);
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const daysIn = (y: number, m: number) => (m === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : DAYS_IN_MONTH[m - 1]);
+
+/** Digits of `text` from `at`, `n` of them, as a number; -1 when one is not a digit. */
+function digitsAt(text: string, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const c = text.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+/** y-m-d, when it is a date of years 1001-9999 (the ones every legacy row has), checked; null otherwise. */
+function plainDate(text: string): [number, number, number] | null {
+  if (text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d) return null;
+  const y = digitsAt(text, 0, 4);
+  const m = digitsAt(text, 5, 2);
+  const d = digitsAt(text, 8, 2);
+  return y > 1000 && m >= 1 && m <= 12 && d >= 1 && d <= daysIn(y, m) ? [y, m, d] : null;
+}
+
+const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
+
+/**
+ * Rule 4 as the new tables take it: ISO-8601 UTC text, what parseLegacyTimestamp(...).toISOString()
+ * gives. Both legacy forms, when valid and unpadded (as nearly every row has them), are read
+ * character by character (a regular expression and three Date objects per value were a
+ * quarter of a row's conversion); anything else goes through parseLegacyTimestamp, which reads
+ * it or names what is wrong.
+ */
+export function legacyTimestampIso(text: string, column: string): string {
+  const t = localTime(text);
+  if (!t) return parseLegacyTimestamp(text, column).toISOString();
+  let [y, m, d] = t;
+  let hour = t[3] - TAIPEI_OFFSET_HOURS;
+  if (hour < 0) {
+    hour += 24;
+    if (--d === 0) {
+      if (--m === 0) {
+        m = 12;
+        y--;
+      }
+      d = daysIn(y, m);
+    }
+  }
+  return `${y}-${pad2(m)}-${pad2(d)}T${pad2(hour)}:${pad2(t[4])}:${pad2(t[5])}.000Z`;
+}
+
+/** Taipei y, m, d, h, mi, s of 'YYYY-MM-DD HH:MM:SS' or 'YYYY/M/D 上午|下午 h:mm:ss', when exactly that and valid (years 1001-9999); null otherwise. */
+function localTime(text: string): [number, number, number, number, number, number] | null {
+  if (text.length === 19 && text.charCodeAt(10) === 0x20 && text.charCodeAt(13) === 0x3a && text.charCodeAt(16) === 0x3a) {
+    const date = plainDate(text);
+    return date ? time(date, digitsAt(text, 11, 2), digitsAt(text, 14, 2), digitsAt(text, 17, 2)) : null;
+  }
+  // 'YYYY/M/D 上午 h:mm:ss', read left to right.
+  if (text.length < 19 || text.length > 22 || text.charCodeAt(4) !== 0x2f) return null;
+  let at = 5;
+  const upTo2 = (): number => {
+    const one = digitsAt(text, at, 1);
+    if (one < 0) return -1;
+    const two = digitsAt(text, at + 1, 1);
+    at += two < 0 ? 1 : 2;
+    return two < 0 ? one : one * 10 + two;
+  };
+  const y = digitsAt(text, 0, 4);
+  const m = upTo2();
+  if (m < 0 || text.charCodeAt(at++) !== 0x2f) return null;
+  const d = upTo2();
+  if (d < 0 || text.charCodeAt(at++) !== 0x20) return null;
+  const half = text.charCodeAt(at);
+  if ((half !== 0x4e0a && half !== 0x4e0b) || text.charCodeAt(at + 1) !== 0x5348 || text.charCodeAt(at + 2) !== 0x20) return null; // 上午 / 下午
+  at += 3;
+  const h12 = upTo2();
+  if (h12 < 1 || h12 > 12 || text.charCodeAt(at) !== 0x3a || text.charCodeAt(at + 3) !== 0x3a || at + 6 !== text.length) return null;
+  if (y <= 1000 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m)) return null;
+  return time([y, m, d], (h12 % 12) + (half === 0x4e0b ? 12 : 0), digitsAt(text, at + 1, 2), digitsAt(text, at + 4, 2));
+}
+
+const time = ([y, m, d]: [number, number, number], h: number, mi: number, s: number): [number, number, number, number, number, number] | null =>
+  h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && s >= 0 && s <= 59 ? [y, m, d, h, mi, s] : null;
+
 /** A UTC instant as legacy text: 'YYYY-MM-DD HH:MM:SS' in Asia/Taipei. */
 export function formatLegacyTimestamp(date: Date): string {
   return new Date(date.getTime() + TAIPEI_OFFSET_HOURS * 3600_000).toISOString().slice(0, 19).replace('T', ' ');
@@ -74,6 +157,8 @@ export function formatLegacyTimestamp(date: Date): string {
 
 /** A legacy 'YYYY-MM-DD' date, checked. */
 export function parseLegacyDate(text: string, column: string): string {
+  // The form every row has, read without a regular expression; the rest (padded, invalid) below.
+  if (text.length === 10 && plainDate(text)) return text;
   const t = trimLegacy(text);
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(t);
   if (!m) throw new RuleError(`unparseable ${column} '${t}'`);

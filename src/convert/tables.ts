@@ -1,8 +1,8 @@
 import {
   extractPhone,
   optionalText,
+  legacyTimestampIso,
   parseLegacyDate,
-  parseLegacyTimestamp,
   RuleError,
   splitFamiliarAreas,
   mapStatus,
@@ -66,8 +66,8 @@ const timestamps = (row: DecodedRow) => {
   if (created === null) throw new RuleError('created_at is NULL');
   if (updated === null) throw new RuleError('updated_at is NULL');
   return {
-    created_at: parseLegacyTimestamp(created, 'created_at').toISOString(),
-    updated_at: parseLegacyTimestamp(updated, 'updated_at').toISOString(),
+    created_at: legacyTimestampIso(created, 'created_at'),
+    updated_at: legacyTimestampIso(updated, 'updated_at'),
   };
 };
 

@@ -48,6 +48,23 @@ export function autoTextValues(row: RawRow, mapping: TableMapping, encodings: Re
   return values;
 }
 
+/** A mapping's text columns and their modes, worked out once per table configuration rather than per value. */
+interface TextColumns {
+  names: string[];
+  modes: TextEncodingMode[];
+}
+const textColumnsCache = new WeakMap<TableMapping, WeakMap<Record<string, TextEncodingMode>, TextColumns>>();
+function textColumnsOf(mapping: TableMapping, encodings: Record<string, TextEncodingMode>): TextColumns {
+  let byEncodings = textColumnsCache.get(mapping);
+  if (!byEncodings) textColumnsCache.set(mapping, (byEncodings = new WeakMap()));
+  let t = byEncodings.get(encodings);
+  if (!t) {
+    const names = mapping.legacyColumns.filter((c) => c.kind === 'text').map((c) => c.name);
+    byEncodings.set(encodings, (t = { names, modes: names.map((n) => modeOf(encodings, n)) }));
+  }
+  return t;
+}
+
 /**
  * Decodes a raw row's text and maps it by the contract's rules; a failure holds the row back.
  * `table`: what the other rows of its batch prove (tableEvidence of autoTextValues), when known.
@@ -59,33 +76,39 @@ export function convertRow(
   eudc: EudcMap,
   table?: TableEvidence,
 ): ConversionResult {
-  const hash = contentHash(row);
-  const hold = (reasonKind: HeldKind, reason: string): ConversionResult => ({
-    ok: false,
-    held: { legacyId: row.id, hash, reasonKind, reason, raw: rawImage(row) },
-  });
-  // Each text value is read both ways once; the row's proof then settles ambiguous values.
-  const texts = new Map<string, Readings>();
-  const auto: Readings[] = [];
+  const cols = textColumnsOf(mapping, encodings);
+  // Each text value read once: ASCII is its own text in every encoding and mode; other bytes both ways.
+  const texts = new Array<string | Readings | undefined>(cols.names.length);
+  let auto: Readings[] | null = null;
+  for (let i = 0; i < cols.names.length; i++) {
+    const v = row.cols[cols.names[i]];
+    if (!Buffer.isBuffer(v)) continue;
+    if (isAscii(v)) {
+      texts[i] = v.toString('latin1');
+      continue;
+    }
+    const r = readings(v, eudc);
+    texts[i] = r;
+    if (cols.modes[i] === 'auto') (auto ??= []).push(r);
+  }
+  // The row's proof then settles the ambiguous values.
+  const hint = auto ? rowHint(auto) : undefined;
+  const decoded: DecodedRow = {};
+  let t = 0;
   for (const col of mapping.legacyColumns) {
     const v = row.cols[col.name];
-    if (col.kind !== 'text' || !Buffer.isBuffer(v)) continue;
-    const r = readings(v, eudc);
-    texts.set(col.name, r);
-    if (modeOf(encodings, col.name) === 'auto') auto.push(r);
-  }
-  const hint = rowHint(auto);
-  const decoded: DecodedRow = {};
-  for (const col of mapping.legacyColumns) {
-    const r = texts.get(col.name);
-    if (r) {
-      const d = chooseReading(r, modeOf(encodings, col.name), eudc, hint, table);
-      if (!d.ok) return hold('decode', `${col.name}: ${d.reason}`);
-      decoded[col.name] = d.value;
-    } else {
-      const v = row.cols[col.name];
+    if (col.kind !== 'text') {
       decoded[col.name] = Buffer.isBuffer(v) ? v.toString('latin1') : (v ?? null);
+      continue;
     }
+    const r = texts[t];
+    if (typeof r === 'string') decoded[col.name] = r;
+    else if (r) {
+      const d = chooseReading(r, cols.modes[t], eudc, hint, table);
+      if (!d.ok) return hold(row, 'decode', `${col.name}: ${d.reason}`);
+      decoded[col.name] = d.value;
+    } else decoded[col.name] = (v as string | number | bigint | null) ?? null;
+    t++;
   }
   try {
     const values = mapping.map(decoded);
@@ -94,11 +117,20 @@ export function convertRow(
       const v = decoded[p.column];
       parents[p.column] = v === null ? null : Number(v);
     }
-    return { ok: true, row: { legacyId: row.id, hash, ts: updatedAtOf(row), values, parents } };
+    return { ok: true, row: { legacyId: row.id, hash: contentHash(row), ts: updatedAtOf(row), values, parents } };
   } catch (err) {
-    if (err instanceof RuleError) return hold('rule', err.message);
+    if (err instanceof RuleError) return hold(row, 'rule', err.message);
     throw err;
   }
+}
+
+function hold(row: RawRow, reasonKind: HeldKind, reason: string): ConversionResult {
+  return { ok: false, held: { legacyId: row.id, hash: contentHash(row), reasonKind, reason, raw: rawImage(row) } };
+}
+
+function isAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] >= 0x80) return false;
+  return true;
 }
 
 export interface ConvertedBatch {
@@ -121,12 +153,16 @@ export function convertBatch(
 ): ConvertedBatch {
   const converted: ConvertedRow[] = [];
   const held: HeldRow[] = [];
-  // What the batch's rows prove about the table's encoding settles values their own row cannot.
-  const table = tableEvidence(batch.rows.map((row) => autoTextValues(row, mapping, encodings)));
+  const table = batchEvidence(mapping, encodings, batch.rows);
   for (const row of batch.rows) {
     const r = convertRow(row, mapping, encodings, eudc, table);
     if (r.ok) converted.push(r.row);
     else held.push(r.held);
   }
   return { converted, held, deleted: batch.deleted };
+}
+
+/** What a batch's rows prove about the table's encoding: it settles values their own row cannot (see chooseReading). */
+export function batchEvidence(mapping: TableMapping, encodings: Record<string, TextEncodingMode>, rows: RawRow[]): TableEvidence {
+  return tableEvidence(rows.map((row) => autoTextValues(row, mapping, encodings)));
 }

@@ -56,13 +56,18 @@ function cp950Table(): Uint16Array {
 }
 
 const UTF16 = new TextDecoder('utf-16le');
+/** Where decodeCp950 puts its UTF-16 units: one buffer, grown as needed, instead of one per value. */
+let units = new Uint16Array(256);
+/** Short text is made from its units directly: TextDecoder's own cost per call is more than the work for a few characters. */
+const SHORT = 64;
 
 /** CP950 bytes → text; EUDC codes through the map (first), anything inexact is refused. */
 export function decodeCp950(bytes: Buffer, eudc: EudcMap): Decoded {
   if (isAscii(bytes)) return { ok: true, value: bytes.toString('latin1') };
   const t = cp950Table();
   // One UTF-16 unit per byte at most: ASCII is 1:1, a double-byte code 2 bytes → 1 or 2 units.
-  const out = new Uint16Array(bytes.length);
+  if (units.length < bytes.length) units = new Uint16Array(bytes.length * 2);
+  const out = units;
   let n = 0;
   let i = 0;
   while (i < bytes.length) {
@@ -90,7 +95,7 @@ export function decodeCp950(bytes: Buffer, eudc: EudcMap): Decoded {
     }
     i += 2;
   }
-  return { ok: true, value: UTF16.decode(out.subarray(0, n)) };
+  return { ok: true, value: n <= SHORT ? String.fromCharCode.apply(null, out.subarray(0, n) as unknown as number[]) : UTF16.decode(out.subarray(0, n)) };
 }
 
 /** Strict UTF-8: null when the bytes are not valid UTF-8 (validated natively, no exception). */

@@ -2,12 +2,14 @@
  * The contract's value rules, legacy → new (shared/contract/new-system.md, "Rules, legacy to
  * new"; timestamp formats from legacy-schema.sql), as implemented in src/mapping/rules.ts.
  */
+import fc from 'fast-check';
 import {
   RuleError,
   STATUS_TO_LEGACY,
   STATUS_TO_NEW,
   extractPhone,
   formatLegacyTimestamp,
+  legacyTimestampIso,
   mapStatus,
   optionalText,
   parseLegacyDate,
@@ -300,7 +302,75 @@ describe('rule 4: legacy timestamps (Asia/Taipei, UTC+8) → UTC instants', () =
   });
 });
 
+describe('legacyTimestampIso: the ISO text the new tables take, read digit by digit when it can be', () => {
+  /** What it must give: parseLegacyTimestamp's instant as ISO text, or the same error. */
+  const expected = (text: string): string => {
+    try {
+      return parseLegacyTimestamp(text, 'updated_at').toISOString();
+    } catch (err) {
+      return `error: ${(err as Error).message}`;
+    }
+  };
+  const actual = (text: string): string => {
+    try {
+      return legacyTimestampIso(text, 'updated_at');
+    } catch (err) {
+      return `error: ${(err as Error).message}`;
+    }
+  };
+
+  it('agrees with parseLegacyTimestamp on any digits in the common shape, impossible dates and times included', () => {
+    const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 9999 }), two(14), two(33), two(25), two(61), two(61), (y, mo, d, h, mi, s) => {
+        const text = `${String(y).padStart(4, '0')}-${mo}-${d} ${h}:${mi}:${s}`;
+        expect(actual(text)).toBe(expected(text));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('agrees with parseLegacyTimestamp on any numbers in the zh-TW shape, impossible ones included', () => {
+    const n = (max: number) => fc.integer({ min: 0, max });
+    fc.assert(
+      fc.property(n(9999), n(14), n(33), fc.constantFrom('上午', '下午', '中午'), n(14), n(61), n(61), fc.boolean(), (y, mo, d, half, h, mi, s, padded) => {
+        const p2 = (x: number) => (padded ? String(x).padStart(2, '0') : String(x));
+        const text = `${String(y).padStart(4, '0')}/${p2(mo)}/${p2(d)} ${half} ${p2(h)}:${String(mi).padStart(2, '0')}:${String(s).padStart(2, '0')}`;
+        expect(actual(text)).toBe(expected(text));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it.each(['2024-03-01 07:59:59', '2024-01-01 00:00:00', '2000-03-01 03:00:00', '1900-03-01 01:00:00', '1001-01-01 00:00:00', '1000-01-01 05:00:00', '2024-02-29 23:59:59', ' 2024-01-01 00:00:00', '2024-01-01T00:00:00', '2014/3/5 上午 12:05:09', '2014/3/1 上午 7:05:09', '2014/12/31 下午 11:59:59', '2014/3/5  上午 1:05:09', '2014/3/5 上午 1:5:09', '2014/3/5 上午 01:05:09 ', '２０２４-01-01 00:00:00'])(
+    'agrees with parseLegacyTimestamp on %j (month, year and leap-day boundaries, other shapes)',
+    (text) => {
+      expect(actual(text)).toBe(expected(text));
+    },
+  );
+});
+
 describe('legacy dates (deliveries.delivery_date)', () => {
+  it('agrees with the rule on any digits in the common shape', () => {
+    const rule = (text: string) => {
+      try {
+        return parseLegacyDate(text, 'delivery_date');
+      } catch (err) {
+        return `error: ${(err as Error).message}`;
+      }
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 0, max: 14 }), fc.integer({ min: 0, max: 33 }), (y, m, d) => {
+        const text = `${String(y).padStart(4, '0')}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+        const last = new Date(0);
+        last.setUTCFullYear(y, m, 0); // day 0 of the next month: the month's last day
+        const valid = y >= 100 && m >= 1 && m <= 12 && d >= 1 && d <= last.getUTCDate();
+        expect(rule(text)).toEqual(valid ? text : expect.stringMatching(/^error: impossible delivery_date/));
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
   it('accepts real dates and returns them as is', () => {
     expect(parseLegacyDate('2024-02-29', 'delivery_date')).toBe('2024-02-29');
     expect(parseLegacyDate(' 2024-12-31 ', 'delivery_date')).toBe('2024-12-31');
