@@ -1,8 +1,9 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { recordWriteBack as recordWriteBackInPostgres, applyToNew } from '../src/apply/postgresSink';
 import type { LegacyRestore } from '../src/apply/legacyRestore';
 import type { LegacyWriteResult } from '../src/apply/legacySink';
-import { pageRows } from '../src/capture/legacyReader';
+import { loadEmptyTable } from '../src/apply/bulkLoad';
+import { pageRows, type RawPage } from '../src/capture/legacyReader';
 import { readOrders } from '../src/capture/outboxReader';
 import { contentHash, updatedAtOf } from '../src/capture/rawRow';
 import { compareChunk, countNew } from '../src/check';
@@ -22,6 +23,7 @@ import {
   type ReviewStart,
   type RollbackPageResult,
   type RollbackRequest,
+  type RollbackPosition,
   type RollbackSelection,
   type RowQueue,
   type RunSummary,
@@ -170,6 +172,31 @@ export function createCoreActivities(deps: CoreDeps) {
       return result;
     },
 
+    /**
+     * A table's first sync into its empty new table (see src/apply/bulkLoad.ts), in one
+     * transaction, from the pages the legacy agent streams (captureTable); null when the new
+     * table is not empty after all: the run loads it page by page. One attempt: a transaction
+     * cannot be resumed, so the workflow starts the whole load again.
+     */
+    async loadTable(input: { table: string; runId: string; batchKey: string; stream: string }): Promise<BatchResult | null> {
+      const ctx = Context.current();
+      const beat = () => {
+        ctx.heartbeat();
+        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('the load was cancelled');
+      };
+      // Heartbeats also while PostgreSQL builds the indexes, which may take minutes on a large table.
+      const timer = setInterval(() => ctx.heartbeat(), 5000);
+      const stream = deps.claims.stream<RawPage>(input.stream);
+      const pages = stream.reader(beat);
+      try {
+        return await loadEmptyTable(deps.pool, deps.config, cfg(input.table), deps.eudc, pages, { runId: input.runId, batchKey: input.batchKey, progress: beat });
+      } finally {
+        clearInterval(timer);
+        pages.close();
+        await stream.close().catch(() => {});
+      }
+    },
+
     /** The next row ids of a queue after `afterId`. */
     async queuedRowIds(input: { table: string; queue: RowQueue; afterId: number; limit: number }): Promise<number[]> {
       if (input.queue === 'held') return heldIds(deps.pool, input.table, 'legacy-to-new', input.afterId, input.limit);
@@ -299,7 +326,7 @@ export function createCoreActivities(deps: CoreDeps) {
     },
 
     /** A page: PostgreSQL rows restored here; legacy rows planned into a claim for the legacy agent (legacyBatch). */
-    async rollbackPage(input: { rollbackId: string; batchKey: string; selection: RollbackSelection; before: number | null; limit: number; dryRun: boolean; force: boolean }): Promise<RollbackPageResult> {
+    async rollbackPage(input: { rollbackId: string; batchKey: string; selection: RollbackSelection; before: RollbackPosition | null; limit: number; dryRun: boolean; force: boolean }): Promise<RollbackPageResult> {
       const { result, legacy } = await rollbackPage(deps.pool, input);
       if (legacy.length > 0) {
         await deps.claims.put(restoresKey(input.batchKey), legacy);

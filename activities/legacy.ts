@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { Context } from '@temporalio/activity';
+import { CancelledFailure, Context } from '@temporalio/activity';
 import type Database from 'better-sqlite3';
 import { writeDeliveries, type LegacyWriteResult } from '../src/apply/legacySink';
 import { restoreLegacyRows, type LegacyRestore, type LegacyRestorePlan } from '../src/apply/legacyRestore';
@@ -109,6 +109,34 @@ export function createLegacyActivities(deps: LegacyDeps) {
       await deps.claims.put(rawKey(input.batchKey), { page, deleted: [] } satisfies RawBatch);
       Context.current().heartbeat();
       return { count: page.count, lastId: page.count > 0 ? page.lastId : (input.toId ?? input.afterId) };
+    },
+
+    /**
+     * A whole table in id order, page after page, into the stream a core worker loads it from
+     * (loadTable), at most `window` pages ahead of it. A retry resumes after the last page its
+     * heartbeat recorded (the reader skips a page written twice).
+     */
+    async captureTable(input: { table: string; stream: string; pageSize: number; window: number }): Promise<{ pages: number; rows: number }> {
+      const ctx = Context.current();
+      const mapping = mappingOf(input.table);
+      const at = (ctx.info.heartbeatDetails as { seq: number; afterId: number; rows: number } | undefined) ?? { seq: 0, afterId: 0, rows: 0 };
+      const beat = () => {
+        ctx.heartbeat({ ...at });
+        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('the load was cancelled');
+      };
+      const stream = deps.claims.stream<RawPage>(input.stream);
+      for (;;) {
+        const page = deps.legacy.read((db) => readIdRange(db, mapping, at.afterId, null, input.pageSize));
+        if (page.count === 0) break;
+        await stream.push(at.seq, page, input.window, beat);
+        at.seq++;
+        at.afterId = page.lastId;
+        at.rows += page.count;
+        beat();
+        if (page.count < input.pageSize) break;
+      }
+      await stream.end(at.seq);
+      return { pages: at.seq, rows: at.rows };
     },
 
     /** The legacy side of a consistency chunk: the next ids and their rows, one snapshot, into a claim. */

@@ -88,13 +88,20 @@ export async function beginDraft(db: Queryable, t: TableConfig, draft: RunDraft,
     cursor: draft.cursor,
     batchSize: draft.batchSize,
     // After a load, incremental reading goes on from the newest row noted before it (timestamp mode; trigger mode follows its queue).
-    load: draft.load ? { pageSize: t.backfillBatchSize, watermark: t.changeDetection === 'timestamp' && edges ? edges.newest : null, rows: edges?.rows ?? 0 } : null,
+    load: draft.load
+      ? { pageSize: t.backfillBatchSize, watermark: t.changeDetection === 'timestamp' && edges ? edges.newest : null, rows: edges?.rows ?? 0, empty: await isEmpty(db, t.newTable) }
+      : null,
     catchup: draft.catchup,
     // A load in a catch-up read the whole table: the queue takes over at once.
     pages: !start.queues && start.kind !== 'backfill' && !(draft.load && draft.catchup),
     queues: draft.queues,
     first,
   };
+}
+
+/** Whether a new table has no row at all (a load into it can be one COPY, see src/apply/bulkLoad.ts). */
+async function isEmpty(db: Queryable, table: string): Promise<boolean> {
+  return (await db.query(`SELECT 1 FROM ${table} LIMIT 1`)).rowCount === 0;
 }
 
 export class TriggersMissingError extends Error {

@@ -7,7 +7,7 @@ import { TABLE_MAPPINGS, type NewValues, type TableMapping } from './convert/tab
 import { convertRow } from './convert/toNew';
 import { inTransaction } from './db/postgres';
 import type { EudcMap } from './encoding/eudc';
-import type { RollbackConflict, RollbackPageResult, RollbackRequest, RollbackSelection } from './shared';
+import type { RollbackConflict, RollbackPageResult, RollbackPosition, RollbackRequest, RollbackSelection } from './shared';
 import { getConflict, reopenConflict } from './state/conflicts';
 import { countSelection, journal, lastJournalId, selectionPage, legacySideRows, type JournalGroup } from './state/journal';
 import { queueOrders } from './state/outbox';
@@ -81,20 +81,23 @@ export async function beginRollback(pool: pg.Pool, config: SyncConfig, rollbackI
   return { selection, ...counts };
 }
 
-type Outcome = { kind: 'restored' } | { kind: 'already' } | { kind: 'conflict'; reason: string };
+/** The row's legacy id, when the journal did not name it (a load's range): a restored row's legacy row is read again, a conflict names it. */
+type Outcome = { kind: 'restored'; legacyId?: number | null } | { kind: 'already' } | { kind: 'conflict'; reason: string; legacyId?: number | null };
 
 interface PageInput {
   rollbackId: string;
   selection: RollbackSelection;
-  before: number | null;
+  before: RollbackPosition | null;
   limit: number;
   dryRun: boolean;
   force: boolean;
 }
 
-const marker = (rollbackId: string, side: 'new' | 'legacy', lastId: number) => `${rollbackId}#${side === 'new' ? 'N' : 'L'}${lastId}`;
+/** The batch key of a group's restore: its latest entry, and its row when that entry is a load's (which covers many). */
+const marker = (rollbackId: string, side: 'new' | 'legacy', g: { lastId: number; rowId: number; loadXid?: string | null }) =>
+  `${rollbackId}#${side === 'new' ? 'N' : 'L'}${g.lastId}${g.loadXid ? `.${g.rowId}` : ''}`;
 
-function emptyPage(before: number | null, done: boolean): RollbackPageResult {
+function emptyPage(before: RollbackPosition | null, done: boolean): RollbackPageResult {
   return {
     rows: 0,
     restored: 0,
@@ -119,7 +122,7 @@ function count(result: RollbackPageResult, side: 'new' | 'legacy', g: { table: s
     result.alreadyRestored++;
   } else {
     result.conflicts++;
-    const c: RollbackConflict = { side, table: g.table, rowId: g.rowId, legacyId: g.legacyId ?? null, reason: o.reason };
+    const c: RollbackConflict = { side, table: g.table, rowId: g.rowId, legacyId: g.legacyId ?? o.legacyId ?? null, reason: o.reason };
     if (result.conflictSample.length < CONFLICT_SAMPLE) result.conflictSample.push(c);
   }
 }
@@ -130,7 +133,8 @@ function count(result: RollbackPageResult, side: 'new' | 'legacy', g: { table: s
  */
 export async function rollbackPage(pool: pg.Pool, input: PageInput): Promise<{ result: RollbackPageResult; legacy: LegacyRestoreItem[] }> {
   const groups = await selectionPage(pool, input.selection, input.before, input.limit);
-  const result = emptyPage(groups.length > 0 ? groups[groups.length - 1].lastId : input.before, groups.length < input.limit);
+  const last = groups.at(-1);
+  const result = emptyPage(last ? { id: last.lastId, rowId: last.rowId } : input.before, groups.length < input.limit);
   result.rows = groups.length;
   const legacy = groups
     .filter((g) => g.side === 'legacy')
@@ -143,19 +147,21 @@ export async function rollbackPage(pool: pg.Pool, input: PageInput): Promise<{ r
     await client.query('BEGIN');
     await asSync(client);
     // Rows this rollback already restored (a page retried after its commit): counted, their bookkeeping redone.
-    const done = await client.query<{ batch_key: string }>(`SELECT DISTINCT batch_key FROM sync_journal WHERE run_id = $1 AND batch_key = ANY($2::text[])`, [
+    const done = await client.query<{ batch_key: string; legacy_id: number | null }>(`SELECT batch_key, legacy_id FROM sync_journal WHERE run_id = $1 AND batch_key = ANY($2::text[])`, [
       input.rollbackId,
-      newGroups.map((g) => marker(input.rollbackId, 'new', g.lastId)),
+      newGroups.map((g) => marker(input.rollbackId, 'new', g)),
     ]);
-    const markers = new Set(done.rows.map((r) => r.batch_key));
+    const markers = new Map(done.rows.map((r) => [r.batch_key, r.legacy_id]));
     const reread = new Map<string, Set<number>>();
     for (const g of newGroups) {
-      const o: Outcome = markers.has(marker(input.rollbackId, 'new', g.lastId)) ? { kind: 'restored' } : await restoreNew(client, input, g);
+      const key = marker(input.rollbackId, 'new', g);
+      const o: Outcome = markers.has(key) ? { kind: 'restored', legacyId: markers.get(key) } : await restoreNew(client, input, g);
       count(result, 'new', g, o);
       const m = mappingByNewTable.get(g.table);
-      if (o.kind === 'restored' && m && g.legacyId !== null) {
+      const legacyId = g.legacyId ?? (o.kind === 'restored' ? o.legacyId : null) ?? null;
+      if (o.kind === 'restored' && m && legacyId !== null) {
         if (!reread.has(m.legacyTable)) reread.set(m.legacyTable, new Set());
-        reread.get(m.legacyTable)!.add(g.legacyId);
+        reread.get(m.legacyTable)!.add(legacyId);
       }
     }
     if (input.dryRun) {
@@ -195,16 +201,21 @@ async function restoreNew(client: pg.PoolClient, input: PageInput, g: JournalGro
 
   await client.query('SAVEPOINT rollback_row');
   try {
-    const cur = await client.query<{ row: Record<string, unknown>; eq_expected: boolean | null; eq_target: boolean | null }>(
-      `SELECT to_jsonb(t) AS row, ${same('$2')} AS eq_expected, ${same('$3')} AS eq_target FROM ${T} t WHERE t.id = $1 FOR UPDATE`,
+    const cur = await client.query<{ row: Record<string, unknown>; xmin: string; eq_expected: boolean | null; eq_target: boolean | null }>(
+      `SELECT to_jsonb(t) AS row, t.xmin::text AS xmin, ${same('$2')} AS eq_expected, ${same('$3')} AS eq_target FROM ${T} t WHERE t.id = $1 FOR UPDATE`,
       [g.rowId, json(g.expected), json(g.target)],
     );
     const current = cur.rows[0] ?? null;
     const isTarget = g.target === null ? current === null : current?.eq_target === true;
-    const isExpected = g.expected === null ? current === null : current?.eq_expected === true;
+    // A loaded row is as the load left it while no write has given it another xmin (32 bits of the load's transaction id).
+    const isExpected = g.loadXid ? current !== null && Number(current.xmin) === Number(BigInt(g.loadXid) % 2n ** 32n) : g.expected === null ? current === null : current?.eq_expected === true;
     if (isTarget) return { kind: 'already' };
     if (!isExpected && !input.force) {
-      return { kind: 'conflict', reason: current === null ? 'row deleted after the run' : g.expected === null ? 'row created again after the run' : 'row changed after the run' };
+      return {
+        kind: 'conflict',
+        reason: current === null ? 'row deleted after the run' : g.expected === null && !g.loadXid ? 'row created again after the run' : 'row changed after the run',
+        legacyId: (current?.row.legacy_id as number | null | undefined) ?? null,
+      };
     }
     let restored: Record<string, unknown> | null = null;
     let operation: 'insert' | 'update' | 'delete';
@@ -231,17 +242,18 @@ async function restoreNew(client: pg.PoolClient, input: PageInput, g: JournalGro
       const e = err as Error & { code?: string; detail?: string };
       if (!e.code) throw err;
       await client.query('ROLLBACK TO SAVEPOINT rollback_row');
-      if (e.code === '23503') return { kind: 'conflict', reason: `has dependants: ${e.detail ?? e.message}` };
-      return { kind: 'conflict', reason: `cannot restore: ${e.message}${e.detail ? ` (${e.detail})` : ''}` };
+      const legacyId = (current?.row.legacy_id as number | null | undefined) ?? null;
+      if (e.code === '23503') return { kind: 'conflict', reason: `has dependants: ${e.detail ?? e.message}`, legacyId };
+      return { kind: 'conflict', reason: `cannot restore: ${e.message}${e.detail ? ` (${e.detail})` : ''}`, legacyId };
     }
     const legacyId = ((g.target?.legacy_id ?? current?.row.legacy_id ?? g.expected?.legacy_id ?? g.legacyId) as number | null) ?? null;
     // (A dry run journals nothing: even a rolled-back insert would advance the journal's id sequence.)
     if (!input.dryRun) {
-      await journal(client, input.rollbackId, marker(input.rollbackId, 'new', g.lastId), [
+      await journal(client, input.rollbackId, marker(input.rollbackId, 'new', g), [
         { side: 'new', table: T, rowId: g.rowId, legacyId, operation, before: current?.row ?? null, after: restored },
       ]);
     }
-    return { kind: 'restored' };
+    return { kind: 'restored', legacyId };
   } finally {
     await client.query('RELEASE SAVEPOINT rollback_row').catch(() => {});
   }
@@ -300,14 +312,14 @@ export async function recordLegacyRestores(
     await asSync(client);
     const done = await client.query<{ batch_key: string }>(`SELECT DISTINCT batch_key FROM sync_journal WHERE run_id = $1 AND batch_key = ANY($2::text[])`, [
       input.rollbackId,
-      restores.map((r) => marker(input.rollbackId, 'legacy', r.lastId)),
+      restores.map((r) => marker(input.rollbackId, 'legacy', r)),
     ]);
     const recorded = new Set(done.rows.map((r) => r.batch_key));
     const requeue = new Set<number>();
     for (const r of restores) {
       count(result, 'legacy', r, outcomeOf(r));
-      if (r.outcome !== 'restored' || recorded.has(marker(input.rollbackId, 'legacy', r.lastId))) continue;
-      await journal(client, input.rollbackId, marker(input.rollbackId, 'legacy', r.lastId), [
+      if (r.outcome !== 'restored' || recorded.has(marker(input.rollbackId, 'legacy', r))) continue;
+      await journal(client, input.rollbackId, marker(input.rollbackId, 'legacy', r), [
         { side: 'legacy', table: r.table, rowId: r.rowId, legacyId: r.rowId, operation: r.operation!, before: r.before ?? null, after: r.after ?? null },
       ]);
       const cfg = deps.config.tables.find((t) => t.legacyTable === r.table);
@@ -320,7 +332,7 @@ export async function recordLegacyRestores(
            w AS (UPDATE orders o SET legacy_id = NULL FROM b WHERE o.id = b.id RETURNING o.*)
            INSERT INTO sync_journal (run_id, batch_key, side, table_name, row_id, legacy_id, operation, before, after)
            SELECT $2, $3, 'new', 'orders', w.id, b.legacy_id, 'update', to_jsonb(b), to_jsonb(w) FROM w JOIN b ON b.id = w.id`,
-          [r.rowId, input.rollbackId, marker(input.rollbackId, 'legacy', r.lastId)],
+          [r.rowId, input.rollbackId, marker(input.rollbackId, 'legacy', r)],
         );
         await forgetRowStates(client, 'deliveries', [r.rowId]);
       } else {

@@ -116,7 +116,13 @@ export interface TableSyncPlan {
    * The table is read by id ranges, several pages side by side (a backfill, or the first
    * sync of a table); then the watermark moves to `loadWatermark`, noted when the run began.
    */
-  load: { pageSize: number; watermark: Cursor | null; rows: number } | null;
+  load: {
+    pageSize: number;
+    watermark: Cursor | null;
+    rows: number;
+    /** The new table was empty when the run began: it is loaded in one transaction (src/apply/bulkLoad.ts). Absent in plans made before there was such a load. */
+    empty?: boolean;
+  } | null;
   /** Trigger mode catching up: once the table is read, its queue is followed. */
   catchup: boolean;
   /** The table's pages are read (not for retries and repairs, which read their queue, nor for a backfill, which loads). */
@@ -339,8 +345,14 @@ export interface RollbackPageResult {
   reopened: number;
   /** Legacy restores waiting for the legacy agent (a claim), or null. */
   legacyBatch: string | null;
-  before: number | null;
+  before: RollbackPosition | null;
   done: boolean;
+}
+
+/** Where a rollback has got to: the last group's latest journal entry, and its row (a load's entry covers many). */
+export interface RollbackPosition {
+  id: number;
+  rowId: number;
 }
 
 export interface RollbackInput extends RollbackRequest {
@@ -368,7 +380,7 @@ export interface RollbackResult {
 
 export interface RollbackState {
   result: RollbackResult;
-  before: number | null;
+  before: RollbackPosition | null;
   pages: number;
 }
 

@@ -20,6 +20,17 @@ export const core = proxyActivities<CoreActivities>({
   retry,
 });
 
+/**
+ * A table loaded in one transaction (loadTable): as long as it takes, alive while it
+ * heartbeats, never retried by Temporal (a transaction cannot be resumed: the workflow starts
+ * the load again).
+ */
+export const loading = proxyActivities<CoreActivities>({
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { maximumAttempts: 1 },
+});
+
 /** Bookkeeping steps: short. */
 export const bookkeeping = proxyActivities<CoreActivities>({ startToCloseTimeout: '1 minute', retry });
 
@@ -39,6 +50,15 @@ export const legacy = proxyActivities<LegacyActivities>({
   taskQueue: DEFAULT_LEGACY_QUEUE,
   scheduleToStartTimeout: '10 minutes',
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry,
+});
+
+/** The legacy agent's stream of a whole table to a load (captureTable): as long as the load, alive while it heartbeats. */
+export const legacyStream = proxyActivities<LegacyActivities>({
+  taskQueue: DEFAULT_LEGACY_QUEUE,
+  scheduleToStartTimeout: '10 minutes',
+  startToCloseTimeout: '24 hours',
   heartbeatTimeout: '30 seconds',
   retry,
 });

@@ -1,9 +1,13 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
+  isCancellation,
   makeContinueAsNewFunc,
   ParentClosePolicy,
+  patched,
   setHandler,
+  sleep,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -26,7 +30,7 @@ import {
   type TableSyncState,
 } from '../src/shared';
 import { SyncDirection, SyncTable } from '../src/temporal/searchAttributes';
-import { core, bookkeeping, legacy } from './activities';
+import { core, bookkeeping, legacy, legacyStream, loading } from './activities';
 import { ConflictReviewWorkflow } from './conflictReview';
 import { recordedRun } from './runs';
 
@@ -44,6 +48,12 @@ import { recordedRun } from './runs';
 
 /** Load pages in flight: one converting while another is written by PostgreSQL. */
 export const PARALLEL_PAGES = 2;
+/** A load in one transaction: pages the legacy agent may be ahead of it (in Redis), and how often it is started again after a failure. */
+const LOAD_WINDOW = 4;
+export const LOAD_ATTEMPTS = 3;
+const LOAD_PAUSE_SECONDS = 10;
+/** The patch (docs/versioning.md) behind which a load into an empty table takes the one-transaction path. */
+const LOAD_AT_ONCE = 'load-empty-table-at-once';
 export const BATCHES_PER_RUN = 100;
 /** A batch whose claim vanished from Redis this many times in a row fails the run. */
 const CLAIM_LOSSES = 5;
@@ -109,6 +119,7 @@ async function runTable(input: TableSyncInput): Promise<RunSummary> {
   return summary;
 }
 
+const nonRetryable = (err: unknown) => err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable;
 const claimGone = (err: unknown) => err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ClaimMissing';
 
 class TableRun {
@@ -150,8 +161,55 @@ class TableRun {
     return result;
   }
 
-  /** Id-range pages, PARALLEL_PAGES at a time, the next page ends asked for before the known ones run out. */
+  /**
+   * Into an empty new table, the whole table in one transaction (src/apply/bulkLoad.ts);
+   * otherwise (or should it no longer be empty) id-range pages, each reconciled.
+   */
   async load(): Promise<void> {
+    if (this.plan.load!.empty && this.state.progress.batches === 0 && patched(LOAD_AT_ONCE) && (await this.loadAtOnce())) return;
+    await this.loadPages();
+  }
+
+  /**
+   * The legacy agent streams the table's pages (captureTable) to the core worker that loads
+   * them in one transaction (loadTable). A failed load left nothing behind: it starts again
+   * after a pause, up to LOAD_ATTEMPTS times (a non-retryable failure at once); a failed stream
+   * (after its own retries) fails the run. False when the new table was not empty after all.
+   */
+  private async loadAtOnce(): Promise<boolean> {
+    const { table, runId } = this.plan;
+    const batchKey = this.batchKey();
+    for (let attempt = 1; ; attempt++) {
+      const stream = `${batchKey}/${attempt}`;
+      const reading = new CancellationScope();
+      const loadingScope = new CancellationScope();
+      let streamFailure: unknown = null;
+      const streamed = reading.run(() => legacyStream.captureTable({ table, stream, pageSize: this.plan.load!.pageSize, window: LOAD_WINDOW }));
+      streamed.catch((err) => {
+        streamFailure = err;
+        loadingScope.cancel();
+      });
+      try {
+        const result = await loadingScope.run(() => loading.loadTable({ table, runId, batchKey, stream }));
+        if (!result) return false;
+        add(this.state.progress, result);
+        this.batchesThisRun++;
+        return true;
+      } catch (err) {
+        if (streamFailure) throw streamFailure;
+        if (isCancellation(err) || attempt >= LOAD_ATTEMPTS || nonRetryable(err)) throw err;
+      } finally {
+        // Done with, whatever happened: a load replayed after its commit did not need the stream.
+        reading.cancel();
+        await streamed.catch(() => undefined);
+      }
+      // Whatever took PostgreSQL or Redis away may need a moment to come back.
+      await sleep(`${attempt * LOAD_PAUSE_SECONDS} seconds`);
+    }
+  }
+
+  /** Id-range pages, PARALLEL_PAGES at a time, the next page ends asked for before the known ones run out. */
+  private async loadPages(): Promise<void> {
     const { table } = this.plan;
     const pageSize = this.plan.load!.pageSize;
     for (;;) {

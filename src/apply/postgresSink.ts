@@ -116,7 +116,7 @@ async function readTargets(client: pg.PoolClient, mapping: TableMapping, batch: 
 }
 
 /** The columns the sync writes: legacy_id, the mapped columns, the parents' ids. */
-function writtenColumns(mapping: TableMapping): string[] {
+export function writtenColumns(mapping: TableMapping): string[] {
   return ['legacy_id', ...Object.keys(mapping.newColumns), ...mapping.parents.map((p) => p.newColumn)];
 }
 

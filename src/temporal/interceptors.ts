@@ -1,7 +1,7 @@
 import { ApplicationFailure, type Context } from '@temporalio/activity';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { ActivityInboundCallsInterceptor, ActivityInterceptorsFactory } from '@temporalio/worker';
-import { ClaimMissingError } from '../claims';
+import { ClaimMissingError, StreamClosedError } from '../claims';
 import { ConfigError } from '../config/env';
 import { DATABASE_CONFIG_ERROR, databaseConfigError } from '../db/configErrors';
 import { LegacyFileError } from '../db/legacy';
@@ -20,7 +20,7 @@ import { checkTarget, WrongTargetError } from './target';
  */
 
 /** Errors whose message is for the operator and that no retry can fix: their name becomes the failure's type. */
-const KNOWN = [ConfigError, LegacyFileError, ClaimMissingError, TriggersMissingError, RollbackRequestError, ResolutionError, WrongTargetError];
+const KNOWN = [ConfigError, LegacyFileError, ClaimMissingError, StreamClosedError, TriggersMissingError, RollbackRequestError, ResolutionError, WrongTargetError];
 
 export function knownFailure(err: unknown, databaseUrl?: string): unknown {
   if (err instanceof ApplicationFailure) return err;

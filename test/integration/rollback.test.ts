@@ -337,6 +337,42 @@ describe('rollback on Temporal', () => {
   });
 });
 
+describe('rollback of a first sync (each table loaded into its empty new table, journaled as one range)', () => {
+  let h: SyncHarness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h?.close());
+
+  it('removes the loaded rows, reports one written since the load as changed, and removes it too when forced', async () => {
+    generateLegacyDb({ path: h.legacyPath, seed: 7, clients: 60, drivers: 5, deliveries: 300 });
+    const { cycleId } = await h.runCycle();
+    const ranges = await h.pool.query<{ table_name: string; n: number }>(`SELECT table_name, (last_row_id - row_id + 1)::int AS n FROM sync_journal WHERE last_row_id IS NOT NULL`);
+    const loaded = { customers: await count(h.pool, 'SELECT count(*) FROM customers'), drivers: await count(h.pool, 'SELECT count(*) FROM drivers'), orders: await count(h.pool, 'SELECT count(*) FROM orders') };
+    expect(Object.fromEntries(ranges.rows.map((r) => [r.table_name, r.n]))).toEqual(loaded);
+    // No image per row: the journal holds one entry per table.
+    expect(await count(h.pool, 'SELECT count(*) FROM sync_journal')).toBe(3);
+
+    const victim = (await h.pool.query<{ id: number; legacy_id: number; customer_id: number }>(`SELECT id, legacy_id, customer_id FROM orders ORDER BY id LIMIT 1 OFFSET 10`)).rows[0];
+    await asNewSystem(h.pool, `UPDATE orders SET notes = '載入後改的' WHERE id = $1`, [victim.id]);
+
+    const r = await rollback(h, { runId: cycleId });
+    expect(r.rows).toBe(loaded.customers + loaded.drivers + loaded.orders);
+    expect(r.conflicts).toContainEqual({ side: 'new', table: 'orders', rowId: victim.id, legacyId: victim.legacy_id, reason: 'row changed after the run' });
+    // Its customer (and driver) keep it: they have a dependant.
+    expect(r.conflicts.filter((c) => c.rowId !== victim.id).map((c) => c.reason)).toEqual(r.conflicts.filter((c) => c.rowId !== victim.id).map(() => expect.stringMatching(/^has dependants/)));
+    expect(r.conflicts).toContainEqual(expect.objectContaining({ table: 'customers', rowId: victim.customer_id }));
+    expect(r.restored).toBe(r.rows - r.conflictCount);
+    expect((await h.pool.query(`SELECT id, notes FROM orders`)).rows).toEqual([{ id: victim.id, notes: '載入後改的' }]);
+    expect(r.reread.deliveries).toBe(loaded.orders - 1);
+
+    const forced = await rollback(h, { runId: cycleId, force: true });
+    expect(forced).toMatchObject({ conflictCount: 0, restored: r.conflictCount });
+    expect(loaded).not.toEqual({ customers: 0, drivers: 0, orders: 0 });
+    for (const t of ['customers', 'drivers', 'orders']) expect(await count(h.pool, `SELECT count(*) FROM ${t}`)).toBe(0);
+  });
+});
+
 describe('rollback in trigger mode (change capture in the legacy file)', () => {
   let h: SyncHarness;
   const queued = (table: string, id: number): number => {

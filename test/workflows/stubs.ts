@@ -109,6 +109,12 @@ export function tableStubs(table: FakeTable, opts: { applyMs?: number; loseClaim
   const batchNo = (key: string) => Number(key.split('#').at(-1));
 
   const legacy: LegacyStubs = {
+    async captureTable(input) {
+      note('captureTable', input);
+      const ids = table.rows.map((r) => r.id);
+      streams.set(input.stream, ids);
+      return { pages: Math.ceil(ids.length / input.pageSize), rows: ids.length };
+    },
     async pageEnds(input) {
       note('pageEnds', input);
       log.push(`pageEnds after ${input.afterId}`);
@@ -137,7 +143,19 @@ export function tableStubs(table: FakeTable, opts: { applyMs?: number; loseClaim
     },
   };
 
+  /** What captureTable streamed, per stream: the table's ids. */
+  const streams = new Map<string, number[]>();
+
   const core: CoreStubs = {
+    /** The load in one transaction: the ids its stream carried, once the stream has ended. */
+    async loadTable(input) {
+      note('loadTable', input);
+      log.push(`loadTable ${input.stream}`);
+      while (!streams.has(input.stream)) await sleep(5);
+      const ids = streams.get(input.stream)!;
+      applied.push({ batchKey: input.batchKey, ids, runId: callerRun() });
+      return batchResult(ids.length, { ts: null, id: ids.at(-1) ?? 0 });
+    },
     async applyBatch(input) {
       note('applyBatch', input);
       log.push(`apply #${batchNo(input.batchKey)} start`);

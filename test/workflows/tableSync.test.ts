@@ -1,15 +1,17 @@
+import { CancelledFailure, Context } from '@temporalio/activity';
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { progressQuery } from '../../src/shared';
 import { BackfillWorkflow, TableSyncWorkflow } from '../../workflows';
+import { LOAD_ATTEMPTS } from '../../workflows/tableSync';
 import { bundleWorkflows } from '../support/workflowBundle';
 import { gate, timeSkippingEnv, until, withStubWorkers } from '../support/workflowEnv';
-import { cursorOf, FakeTable, planOf, range, tableStubs } from './stubs';
+import { cursorOf, FakeTable, planOf, range, sleep, tableStubs } from './stubs';
 
 /**
  * TableSyncWorkflow's own logic, its activities stubbed over a table in memory: the load's
- * lanes and page ends, the pages' fetch-ahead, a vanished claim, and continue-as-new with
+ * lanes and page ends, a load into an empty table in one transaction, the pages' fetch-ahead, a vanished claim, and continue-as-new with
  * the progress query answering across it.
  */
 
@@ -67,6 +69,96 @@ describe('load (plan.load: the table by id ranges)', () => {
     // The open-ended page read 91..100; the load went on after 100.
     expect(s.log.filter((l) => l.startsWith('pageEnds'))).toEqual(['pageEnds after 0', 'pageEnds after 80', 'pageEnds after 100']);
     expect(s.calls.moveWatermark).toBeUndefined(); // no watermark noted (trigger mode): nothing to move
+  });
+});
+
+describe('load into an empty table (plan.load.empty: one transaction, the legacy agent streaming)', () => {
+  const emptyPlan = () => planOf({ load: { pageSize: 10, watermark: { ts: '2030-01-02 00:00:00', id: 95 }, rows: 95, empty: true }, pages: false });
+  const start = (s: ReturnType<typeof tableStubs>, plan: ReturnType<typeof planOf>) =>
+    withStubWorkers(env, bundle, s, async (taskQueue) => {
+      const handle = await env.client.workflow.start(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] });
+      const outcome = await handle.result().then(
+        (summary) => ({ summary, err: null }),
+        (err: unknown) => ({ summary: null, err }),
+      );
+      return { ...outcome, progress: outcome.err ? null : await handle.query(progressQuery) };
+    });
+  /** A load that waits for its cancellation, as the real one notices it at its next heartbeat. */
+  const untilCancelled = async (): Promise<never> => {
+    const ctx = Context.current();
+    for (;;) {
+      ctx.heartbeat();
+      if (ctx.cancellationSignal.aborted) throw new CancelledFailure('the load was cancelled');
+      await sleep(20);
+    }
+  };
+
+  it('loads the table with one loadTable over the stream captureTable fills, and no page', async () => {
+    const s = tableStubs(new FakeTable(95));
+    const plan = emptyPlan();
+    const { summary, progress } = await start(s, plan);
+    expect(summary).toMatchObject({ runId: plan.runId, status: 'completed' });
+    expect(s.calls.loadTable).toEqual([{ table: 'deliveries', runId: plan.runId, batchKey: `${plan.runId}#0`, stream: `${plan.runId}#0/1` }]);
+    expect(s.calls.captureTable).toEqual([{ table: 'deliveries', stream: `${plan.runId}#0/1`, pageSize: 10, window: expect.any(Number) }]);
+    expect(s.appliedIds()).toEqual(range(1, 95));
+    expect(s.calls.captureIdRange).toBeUndefined();
+    expect(s.calls.moveWatermark).toEqual([{ table: 'deliveries', after: { load: plan.load!.watermark } }]);
+    expect(progress).toMatchObject({ phase: 'done', batches: 1, read: 95 });
+  });
+
+  it('loads page by page when loadTable finds the table no longer empty (null)', async () => {
+    const s = tableStubs(new FakeTable(95));
+    s.core.loadTable = async (input) => {
+      // Once its stream has started (the time-skipping server cannot cancel an activity not yet started).
+      await until(() => ((s.calls.captureTable ?? []) as { stream: string }[]).some((c) => c.stream === input.stream), 'the stream started');
+      return null;
+    };
+    const { summary } = await start(s, emptyPlan());
+    expect(summary).toMatchObject({ status: 'completed' });
+    expect(s.appliedIds().sort((a, b) => a - b)).toEqual(range(1, 95));
+    expect(s.calls.captureIdRange).toHaveLength(10);
+  });
+
+  it('fails the run when the stream fails, the load cancelled', async () => {
+    const s = tableStubs(new FakeTable(95));
+    s.legacy.captureTable = async () => {
+      throw ApplicationFailure.nonRetryable('the legacy file is gone', 'LegacyFile');
+    };
+    s.core.loadTable = untilCancelled;
+    const plan = emptyPlan();
+    const { err } = await start(s, plan);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause?.cause).toMatchObject({ type: 'LegacyFile', message: 'the legacy file is gone' });
+    expect(s.calls.finishRun).toEqual([{ runId: plan.runId, status: 'failed', error: 'the legacy file is gone' }]);
+    expect(s.calls.captureIdRange).toBeUndefined();
+  });
+
+  it(`starts a failed load again, on a new stream and the same batch key, up to ${LOAD_ATTEMPTS} times`, async () => {
+    // Each load fails once its stream has started (the time-skipping server cannot cancel an activity not yet started).
+    const failOnce = (s: ReturnType<typeof tableStubs>) => async (input: { stream: string }) => {
+      await until(() => ((s.calls.captureTable ?? []) as { stream: string }[]).some((c) => c.stream === input.stream), 'the stream started');
+      throw ApplicationFailure.retryable('connection reset', 'Error');
+    };
+    const s = tableStubs(new FakeTable(95));
+    const loadTable = s.core.loadTable!;
+    const fail = failOnce(s);
+    let attempts = 0;
+    s.core.loadTable = async (input) => (++attempts < LOAD_ATTEMPTS ? fail(input) : loadTable(input));
+    const plan = emptyPlan();
+    const { summary } = await start(s, plan);
+    expect(summary).toMatchObject({ status: 'completed' });
+    expect((s.calls.captureTable as { stream: string }[]).map((c) => c.stream)).toEqual(range(1, LOAD_ATTEMPTS).map((i) => `${plan.runId}#0/${i}`));
+    expect(attempts).toBe(LOAD_ATTEMPTS);
+    expect(s.calls.loadTable).toEqual([expect.objectContaining({ batchKey: `${plan.runId}#0`, stream: `${plan.runId}#0/${LOAD_ATTEMPTS}` })]);
+    expect(s.appliedIds()).toEqual(range(1, 95));
+
+    const failing = tableStubs(new FakeTable(95));
+    failing.core.loadTable = failOnce(failing);
+    const { err } = await start(failing, emptyPlan());
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause?.cause).toMatchObject({ message: 'connection reset' });
+    expect(failing.calls.captureTable).toHaveLength(LOAD_ATTEMPTS);
+    expect(failing.calls.captureIdRange).toBeUndefined();
   });
 });
 

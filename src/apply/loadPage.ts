@@ -1,0 +1,106 @@
+import { pageRows, type RawPage } from '../capture/legacyReader';
+import type { TableConfig } from '../config/tables';
+import { batchEvidence, convertRow, type HeldRow } from '../convert/toNew';
+import type { EudcMap } from '../encoding/eudc';
+import { insertedKey, legacyValues } from '../reconcile/toNew';
+import { BinaryCopy, copyTypeOf, type CopyType } from './copyBinary';
+import { writtenColumns } from './postgresSink';
+
+/**
+ * One page of a load into an empty table, made ready for PostgreSQL (see bulkLoad.ts):
+ * decoded, converted, reconciled against an empty table (every row an insert, or held back,
+ * or waiting for its parent) and written as binary COPY data for the table and for the rows'
+ * states. Pure, so that pages can be prepared on other threads than the one that loads them.
+ */
+
+export interface LoadTable {
+  cfg: TableConfig;
+  eudc: EudcMap;
+  /** Per parent's new column: legacy id → new id. */
+  parents: Map<string, Map<number, number>>;
+  /** Natural keys the load has inserted so far, with their legacy ids: a second row with one is held back. */
+  insertedKeys: Map<string, number>;
+}
+
+export interface PreparedPage {
+  /** COPY data of the table's rows, ids not yet given: each is at one of `idAt`. */
+  rows: Uint8Array;
+  idAt: Uint32Array;
+  /** COPY data of sync_row_state. */
+  states: Uint8Array;
+  held: HeldRow[];
+  waiting: { legacyId: number; reason: string }[];
+  /** Legacy ids read and settled (held back or inserted: out of every row queue); the waiting ones are not among them. */
+  read: number[];
+  /** Rows the page had. */
+  count: number;
+  lastId: number;
+}
+
+/** The columns of a load's COPY, in order: id and legacy_id first (see prepareLoadPage), then what the sync writes. */
+export function loadColumns(cfg: TableConfig): string[] {
+  return ['id', ...writtenColumns(cfg.mapping)];
+}
+
+export const STATE_COLUMNS = 'table_name, legacy_id, content_hash, legacy_ts';
+
+const NO_OWNERS = new Map<string, { id: number; legacyId: number | null }>();
+/** Where a tuple's first value (its id, a 4-byte integer) is: after the field count (2 bytes) and its length (4). */
+const ID_OFFSET = 6;
+
+/**
+ * Row by row, each row's intermediate values dropped before the next (what survives a page is
+ * its raw rows and the COPY data): what convertBatch and planToNew do for a batch, against an
+ * empty table, without a page's worth of objects for the collector to move.
+ */
+export function prepareLoadPage(t: LoadTable, page: RawPage): PreparedPage {
+  const { cfg } = t;
+  const mapping = cfg.mapping;
+  const rows = pageRows(mapping, page);
+  const evidence = batchEvidence(mapping, cfg.textColumns, rows);
+  const columns = loadColumns(cfg);
+  const types = typesOf(cfg, columns);
+  const out = new BinaryCopy(rows.length * 160);
+  const states = new BinaryCopy(rows.length * 90);
+  const idAt: number[] = [];
+  const held: HeldRow[] = [];
+  const waiting: { legacyId: number; reason: string }[] = [];
+  const read: number[] = [];
+  const owners = { cfg, parents: t.parents, keyOwners: NO_OWNERS };
+  for (const raw of rows) {
+    const c = convertRow(raw, mapping, cfg.textColumns, t.eudc, evidence);
+    if (!c.ok) {
+      held.push(c.held);
+      read.push(raw.id);
+      continue;
+    }
+    const r = legacyValues(owners, c.row, t.insertedKeys);
+    if ('waiting' in r) {
+      waiting.push({ legacyId: raw.id, reason: r.waiting });
+      continue;
+    }
+    read.push(raw.id);
+    if ('held' in r) {
+      held.push(r.held);
+      continue;
+    }
+    insertedKey(mapping, t.insertedKeys, raw.id, r.values);
+    idAt.push(out.tuple(columns.length) + ID_OFFSET);
+    out.value('integer', 0);
+    out.value('integer', raw.id);
+    for (let i = 2; i < columns.length; i++) out.value(types[i], r.values[columns[i]]);
+    states.tuple(4);
+    states.text(mapping.legacyTable);
+    states.value('integer', raw.id);
+    states.text(c.row.hash);
+    states.value('text', c.row.ts);
+  }
+  return { rows: out.finish(), idAt: Uint32Array.from(idAt), states: states.finish(), held, waiting, read, count: rows.length, lastId: page.lastId };
+}
+
+const typeCache = new WeakMap<TableConfig, CopyType[]>();
+function typesOf(cfg: TableConfig, columns: string[]): CopyType[] {
+  let types = typeCache.get(cfg);
+  if (!types) typeCache.set(cfg, (types = columns.map((c) => copyTypeOf(c === 'id' || c === 'legacy_id' ? 'integer' : (cfg.mapping.newColumns[c] ?? 'integer')))));
+  return types;
+}

@@ -1,0 +1,122 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type { RawPage } from '../capture/legacyReader';
+import type { RawRow } from '../capture/rawRow';
+import { parseSyncConfig, tableConfig, type SyncConfig, type TableConfig } from '../config/tables';
+import type { EudcMap } from '../encoding/eudc';
+import { PROJECT_ROOT } from '../paths';
+import { prepareLoadPage, type LoadTable, type PreparedPage } from './loadPage';
+
+/**
+ * Pages of a load prepared on threads of their own (decoded, converted, reconciled, written
+ * as COPY data: prepareLoadPage), so that a load uses every core while its own thread reads
+ * and writes. Results come back in the order the pages went in. A table with a natural key
+ * has one thread (the keys it inserted are that thread's to know); the others up to two.
+ * Where the compiled thread script is missing (the tests run the TypeScript sources before a
+ * build) pages are prepared on the calling thread.
+ */
+
+interface Start {
+  /** The table configuration as parsed from JSON (without its mappings and rules, which are code). */
+  tables: unknown[];
+  table: string;
+  eudc: EudcMap;
+  parents: Map<string, Map<number, number>>;
+}
+
+type Reply = { ok: true; page: PreparedPage } | { ok: false; message: string; stack?: string };
+
+const THREAD_SCRIPT = 'loadThreads.js';
+/** More threads than this do not help: PostgreSQL and the loading thread need the other cores. */
+const MAX_THREADS = 2;
+
+export class PagePreparers {
+  private readonly threads: Worker[] = [];
+  private readonly local: LoadTable | null = null;
+  private next = 0;
+  private waiting = new Map<Worker, { resolve: (p: PreparedPage) => void; reject: (e: Error) => void }[]>();
+
+  constructor(config: SyncConfig, cfg: TableConfig, eudc: EudcMap, parents: Map<string, Map<number, number>>) {
+    const script = threadScript();
+    if (!script) {
+      this.local = { cfg, eudc, parents, insertedKeys: new Map() };
+      return;
+    }
+    const count = cfg.mapping.naturalKey ? 1 : Math.max(1, Math.min(MAX_THREADS, os.availableParallelism()));
+    const start: Start = { tables: config.tables.map(({ mapping: _m, rules: _r, ...raw }) => raw), table: cfg.legacyTable, eudc, parents };
+    for (let i = 0; i < count; i++) {
+      const w = new Worker(script, { workerData: start });
+      const queue: { resolve: (p: PreparedPage) => void; reject: (e: Error) => void }[] = [];
+      this.waiting.set(w, queue);
+      w.on('message', (r: Reply) => {
+        const q = queue.shift()!;
+        if (r.ok) q.resolve(r.page);
+        else q.reject(Object.assign(new Error(r.message), { stack: r.stack }));
+      });
+      w.on('error', (err) => queue.splice(0).forEach((q) => q.reject(err)));
+      this.threads.push(w);
+    }
+  }
+
+  /** How many pages to have in preparation at once: one per thread, and one more waiting. */
+  get depth(): number {
+    return this.local ? 1 : this.threads.length + 1;
+  }
+
+  /** The page, prepared; pages go to the threads in turn, each thread's in the order given. */
+  prepare(page: RawPage): Promise<PreparedPage> {
+    if (this.local) {
+      try {
+        return Promise.resolve(prepareLoadPage(this.local, page));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    const w = this.threads[this.next++ % this.threads.length];
+    return new Promise((resolve, reject) => {
+      this.waiting.get(w)!.push({ resolve, reject });
+      w.postMessage(page);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.threads.map((w) => w.terminate()));
+  }
+}
+
+/** The compiled thread script beside this module (dist/), or dist/'s when running from the TypeScript sources; null if not built. */
+function threadScript(): string | null {
+  const here = path.join(__dirname, THREAD_SCRIPT);
+  if (existsSync(here)) return here;
+  const built = path.join(PROJECT_ROOT, 'dist', 'src', 'apply', THREAD_SCRIPT);
+  return existsSync(built) ? built : null;
+}
+
+/** Bytes that crossed a thread arrive as Uint8Array: the converter needs them as Buffers again (no copy). */
+const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+function receivedPage(page: RawPage): RawPage {
+  const irregular: RawRow[] = page.irregular.map((r) => ({
+    id: r.id,
+    cols: Object.fromEntries(Object.entries(r.cols).map(([k, v]) => [k, v instanceof Uint8Array ? asBuffer(v) : v])),
+  }));
+  return { ...page, blob: asBuffer(page.blob), irregular };
+}
+
+if (!isMainThread && parentPort && (workerData as Start | undefined)?.table) {
+  const start = workerData as Start;
+  const load: LoadTable = { cfg: tableConfig(parseSyncConfig({ tables: start.tables }), start.table), eudc: start.eudc, parents: start.parents, insertedKeys: new Map() };
+  const port = parentPort;
+  port.on('message', (page: RawPage) => {
+    let reply: Reply;
+    try {
+      reply = { ok: true, page: prepareLoadPage(load, receivedPage(page)) };
+    } catch (err) {
+      reply = { ok: false, message: (err as Error).message, stack: (err as Error).stack };
+    }
+    const transfer = reply.ok ? [reply.page.rows.buffer, reply.page.states.buffer, reply.page.idAt.buffer] : [];
+    port.postMessage(reply, transfer as ArrayBuffer[]);
+  });
+}
