@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { concurrently, expectExit } from '../support/cli';
@@ -78,8 +78,9 @@ describe('luckygas-sync errors', () => {
 
   const badConfigCommands = ['sync-once', 'status', 'backfill', 'held-back retry', 'check', 'triggers install'];
   const badConfig = concurrently(badConfigCommands, (command) => {
+    // Written once: rewriting it for each command would let another one read it half written.
     const config = path.join(dir, 'tables-clientz.json');
-    writeFileSync(config, JSON.stringify({ tables: [{ legacyTable: 'clientz', newTable: 'customers', directions: ['legacy-to-new'] }] }));
+    if (!existsSync(config)) writeFileSync(config, JSON.stringify({ tables: [{ legacyTable: 'clientz', newTable: 'customers', directions: ['legacy-to-new'] }] }));
     return cli(command.split(' '), { SYNC_TABLES_CONFIG: config, TEMPORAL_TASK_QUEUE: queue(`bad-config-${slug(command)}`) }, { timeoutMs: 45_000 });
   });
   it.each(badConfigCommands.map((c) => [c]))('%s with a table configuration naming an unknown table is a configuration error (exit 2) naming it', async (command) => {
