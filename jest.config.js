@@ -20,6 +20,7 @@ module.exports = {
       roots: ['<rootDir>/test/integration'],
       globalSetup: '<rootDir>/test/support/globalSetup.ts',
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
+      setupFiles: ['<rootDir>/test/support/workerStack.ts'],
     },
     // Workflow logic against Temporal's time-skipping test server, activities stubbed: no other service.
     { ...common, displayName: 'workflows', roots: ['<rootDir>/test/workflows'] },

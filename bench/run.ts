@@ -17,7 +17,7 @@ import { stackSettingsFromEnv } from '../src/stack/settings';
 import { stackUp } from '../src/stack/stack';
 import { connectClient } from '../src/temporal/connection';
 import { targetOf } from '../src/temporal/target';
-import type { WorkerRole } from '../src/temporal/worker';
+import type { WorkerRole } from '../src/shared';
 import { createEmptyDatabase, createSyncDatabase, dropDatabase, recreateDatabase } from './db';
 import { breakdown, type Breakdown } from './history';
 import { CpuTracker, machineInfo, mb, median, percentile, postmasterPid, round, type CpuSplit, type MachineInfo, type StackProcesses, type WorkerGroup } from './measure';

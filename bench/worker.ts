@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { PROJECT_ROOT } from '../src/paths';
-import type { WorkerRole } from '../src/temporal/worker';
+import type { WorkerRole } from '../src/shared';
 import { cpuSeconds, memory, RssSampler, type WorkerGroup } from './measure';
 
 /**

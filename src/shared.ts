@@ -415,6 +415,12 @@ export const resolveConflictUpdate = defineUpdate<ConflictReviewResult, [Conflic
 /** Later edits reached the row under review: the workflow's view is refreshed. */
 export const reviewQuery = defineQuery<{ conflictId: number; state: 'open' | 'resolving' | 'resolved' }>('review');
 
+// ─────────────────────────────── worker roles ───────────────────────────────
+
+/** What a worker process serves (src/temporal/worker.ts). */
+export type WorkerRole = 'core' | 'legacy' | 'all';
+export const WORKER_ROLES: WorkerRole[] = ['all', 'core', 'legacy'];
+
 // ─────────────────────────────── legacy triggers ───────────────────────────────
 
 export interface TriggersInput {

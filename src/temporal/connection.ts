@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type ScheduleClientInterceptor, type TLSConfig, type WorkflowClientInterceptor } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import type { LegacyEnv } from '../config/env';
 import { LEGACY_QUEUE_HEADER, TARGET_HEADER, type Target } from '../shared';
 
@@ -43,6 +43,8 @@ export async function connectClient(env: LegacyEnv, target?: Target): Promise<Cl
 }
 
 export async function connectWorker(env: LegacyEnv): Promise<NativeConnection> {
+  // Loaded here, not at the top: commands that start no worker start faster without it.
+  const { NativeConnection } = await import('@temporalio/worker');
   return NativeConnection.connect({ address: env.TEMPORAL_ADDRESS, tls: temporalTls(env) }).catch((err: Error) => {
     throw Object.assign(new Error(`cannot reach Temporal at ${env.TEMPORAL_ADDRESS}: ${err.message}`), { code: 'ECONNREFUSED' });
   });

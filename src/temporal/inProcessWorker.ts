@@ -2,7 +2,6 @@ import { hostname } from 'node:os';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { LegacyEnv } from '../config/env';
-import { createWorkers } from './worker';
 
 /** In-process workers say so in their identity: they leave with their command. */
 const ONE_OFF = 'luckygas-sync-one-off';
@@ -43,6 +42,8 @@ export async function withWorkerIfNone<T>(client: Client, env: LegacyEnv, work: 
   const role = coreServed ? 'legacy' : legacyServed ? 'core' : 'all';
   const queues = role === 'all' ? `${env.TEMPORAL_TASK_QUEUE} and ${env.TEMPORAL_LEGACY_TASK_QUEUE}` : role === 'core' ? env.TEMPORAL_TASK_QUEUE : env.TEMPORAL_LEGACY_TASK_QUEUE;
   log(`no worker polls task queue ${queues}: running one in this process`);
+  // The worker SDK is loaded only when a worker is started here (commands start faster without it).
+  const { createWorkers } = await import('./worker');
   const workers = await createWorkers(env, role, { identity: `${ONE_OFF}-${process.pid}@${hostname()}` });
   try {
     return await workers.runUntil(work());

@@ -7,7 +7,7 @@ import { createCoreActivities } from '../../activities/core';
 import { closeDeps, createCoreDeps, createLegacyDeps, type CoreDeps, type LegacyDeps } from '../../activities/deps';
 import { createLegacyActivities } from '../../activities/legacy';
 import type { AppEnv, LegacyEnv } from '../config/env';
-import type { Target } from '../shared';
+import type { Target, WorkerRole } from '../shared';
 import { connectWorker } from './connection';
 import { activityInterceptors } from './interceptors';
 import { targetOf } from './target';
@@ -22,8 +22,6 @@ import { targetOf } from './target';
  * Each worker's identity says what it serves, which `status` and `doctor` show.
  */
 
-export type WorkerRole = 'core' | 'legacy' | 'all';
-export const WORKER_ROLES: WorkerRole[] = ['all', 'core', 'legacy'];
 
 export interface SyncWorkers {
   role: WorkerRole;

@@ -1,178 +1,37 @@
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import Database from 'better-sqlite3';
-import pg from 'pg';
-import type { Command } from 'commander';
-import { Client, Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import { readFileSync } from 'node:fs';
 import { buildProgram } from '../../src/cli/main';
 import { legacyText } from '../../src/fixtures/legacyFixture';
 import { SCHEDULE_ID } from '../../src/shared';
-import { concurrently, expectExit, json, runCli, startCli, type CliOptions, type CliResult } from '../support/cli';
-import { createTestDatabase } from '../support/testDatabase';
+import { concurrently, expectExit, json, runCli, startCli, type CliResult } from '../support/cli';
+import {
+  cli,
+  count,
+  dataDir,
+  db,
+  deleteOurSchedules,
+  dir,
+  env,
+  GENERATED,
+  insertClient,
+  legacy,
+  NEW_TABLE,
+  ourSchedules,
+  pool,
+  QUEUE,
+  queue,
+  temporalClient,
+  terminate,
+  useCliSuite,
+  waitForPollers,
+} from '../support/cliSuite';
 
 /**
- * The command-line program as an operator runs it: the built `bin/luckygas-sync.js`, a real
- * legacy file, this file's own PostgreSQL database and the tests' Temporal and Redis, every
- * setting passed in the environment. LUCKYGAS_DATA_DIR is an empty folder, so nothing falls
- * back to a developer's `.data/stack.json`.
- *
- * Task queues: no worker polls this file's queues, so each one-off command runs a worker in
- * its own process. Temporal keeps listing a poller for minutes after its process exits, so a
- * command is given a queue no earlier command used (`queue(step)`), except in the test that is
- * about exactly that (a second command right after the first on the same queue).
+ * The command-line program as an operator runs it, against the real stack (test/support/cliSuite.ts);
+ * its refusals of bad settings: cliErrors.test.ts; every command's usage: test/unit/cliUsage.test.ts.
  */
-
-const PREFIX = `test-cli-${randomBytes(4).toString('hex')}`;
-const QUEUE = PREFIX;
-const queues = new Set<string>([QUEUE]);
-function queue(step: string): string {
-  const q = `${PREFIX}-${step}`;
-  queues.add(q);
-  return q;
-}
-
-const GENERATED = { clients: 50, drivers: 5, deliveries: 500 };
-const NEW_TABLE = { clients: 'customers', drivers: 'drivers', deliveries: 'orders' } as const;
-
-let dir: string;
-let dataDir: string;
-let legacyPath: string;
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
-let pool: pg.Pool;
-let temporalClient: Client;
-
-/** The CLI's environment for this file; `extra` overrides (undefined removes a variable). */
-function env(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
-  return {
-    LEGACY_DB_PATH: legacyPath,
-    DATABASE_URL: db.url,
-    REDIS_URL: process.env.TEST_REDIS_URL,
-    TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
-    TEMPORAL_TASK_QUEUE: QUEUE,
-    LUCKYGAS_DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
-    ...extra,
-  };
-}
-
-function cli(args: string[], extra: Record<string, string | undefined> = {}, opts: Omit<CliOptions, 'env'> = {}): Promise<CliResult> {
-  return runCli(args, { timeoutMs: 60_000, ...opts, env: env(extra) });
-}
-
-async function count(sql: string, params: unknown[] = []): Promise<number> {
-  const res = await pool.query(sql, params);
-  return Number(Object.values(res.rows[0])[0]);
-}
-
-function legacy<T>(body: (db: Database.Database) => T): T {
-  const file = new Database(legacyPath);
-  try {
-    return body(file);
-  } finally {
-    file.close();
-  }
-}
-
-/** A legacy client whose invoice_title holds exactly these bytes (stored as TEXT, as the legacy application does). */
-function insertClient(code: string, title: Buffer, updated: string): number {
-  return legacy((file) =>
-    Number(
-      file
-        .prepare(`INSERT INTO clients (client_code, invoice_title, is_active, created_at, updated_at) VALUES (?, CAST(? AS TEXT), 1, ?, ?)`)
-        .run(code, title, updated, updated).lastInsertRowid,
-    ),
-  );
-}
-
-async function terminate(workflowId: string): Promise<void> {
-  await temporalClient.workflow
-    .getHandle(workflowId)
-    .terminate('cli.test clean-up')
-    .catch(() => {});
-}
-
-/** Workflows left running on this file's queues (nothing polls them any more). */
-async function terminateLeftovers(): Promise<void> {
-  for (const q of queues) {
-    for await (const wf of temporalClient.workflow.list({ query: `TaskQueue = "${q}" AND ExecutionStatus = "Running"` })) {
-      await temporalClient.workflow.getHandle(wf.workflowId, wf.runId).terminate('cli.test clean-up').catch(() => {});
-    }
-  }
-}
-
-/** Schedules whose action starts a workflow on one of this file's queues. */
-async function ourSchedules(): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const s of temporalClient.schedule.list()) {
-    const d = await temporalClient.schedule.getHandle(s.scheduleId).describe().catch(() => null);
-    if (d && d.action.type === 'startWorkflow' && queues.has(d.action.taskQueue)) ids.push(s.scheduleId);
-  }
-  return ids.sort();
-}
-
-async function deleteOurSchedules(): Promise<void> {
-  for (const id of await ourSchedules()) await temporalClient.schedule.getHandle(id).delete().catch(() => {});
-}
-
-async function waitForPollers(taskQueue: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await temporalClient.workflowService.describeTaskQueue({
-      namespace: 'default',
-      taskQueue: { name: taskQueue },
-      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-    });
-    if ((res.pollers?.length ?? 0) > 0) return;
-    if (Date.now() > deadline) throw new Error(`no worker polled ${taskQueue} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-/** Every command and subcommand, as words: ['schedule', 'create'] … */
-function commandPaths(): string[][] {
-  const out: string[][] = [];
-  const walk = (cmd: Command, prefix: string[]) => {
-    for (const c of cmd.commands) {
-      const p = [...prefix, c.name()];
-      out.push(p);
-      walk(c, p);
-    }
-  };
-  walk(buildProgram(), []);
-  return out;
-}
-
-const squash = (s: string) => s.replace(/\s+/g, ' ').trim();
-const slug = (command: string) => command.replace(/\W+/g, '-');
-
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'luckygas-cli-test-'));
-  dataDir = path.join(dir, 'data');
-  mkdirSync(dataDir);
-  legacyPath = path.join(dir, 'l.db');
-  db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  temporalClient = new Client({ connection: await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! }), namespace: 'default' });
-
-  const gen = await cli(['fixtures', 'generate', '--out', legacyPath, '--deliveries', '500', '--clients', '50', '--drivers', '5', '--json']);
-  expectExit(gen, 0);
-  expect(json(gen)).toMatchObject({ path: legacyPath, ...GENERATED });
-}, 120_000);
-
-afterAll(async () => {
-  if (temporalClient) {
-    // Schedule ids are fixed: remove any this file left behind (other files expect none).
-    await deleteOurSchedules().catch(() => {});
-    await terminateLeftovers().catch(() => {});
-    await temporalClient.connection.close();
-  }
-  await pool?.end();
-  await db?.drop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-}, 120_000);
+useCliSuite();
 
 describe('luckygas-sync: help and usage errors', () => {
   it('--help describes the program and lists every command (exit 0)', async () => {
@@ -181,18 +40,6 @@ describe('luckygas-sync: help and usage errors', () => {
     expect(r.stdout).toMatch(/^Usage: luckygas-sync \[options\] \[command\]/);
     for (const c of buildProgram().commands) expect(r.stdout).toMatch(new RegExp(`^  ${c.name()}\\b`, 'm'));
   });
-
-  const commands = commandPaths().map((p) => p.join(' '));
-  const help = concurrently(commands, (name) => cli([...name.split(' '), '--help']));
-  it.each(commands.map((c) => [c]))('%s --help prints its usage and description (exit 0)', async (name) => {
-    const words = name.split(' ');
-    const r = await help(name);
-    expectExit(r, 0);
-    expect(r.stdout).toMatch(new RegExp(`^Usage: luckygas-sync ${name} \\[options\\]`));
-    let cmd: Command = buildProgram();
-    for (const w of words) cmd = cmd.commands.find((c) => c.name() === w)!;
-    expect(squash(r.stdout)).toContain(squash(cmd.description()));
-  }, 120_000);
 
   it('--version prints the version in package.json (exit 0)', async () => {
     const { version } = JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version: string };
@@ -207,13 +54,9 @@ describe('luckygas-sync: help and usage errors', () => {
     expect(r.stdout).toMatch(/^Usage: luckygas-sync sync-once \[options\]/);
   });
 
+  // Every command's --help and each kind of usage error: test/unit/cliUsage.test.ts, in process.
   const usageCases: Array<[string, string[], RegExp]> = [
     ['an unknown command', ['bogus'], /unknown command 'bogus'/],
-    ['an unknown subcommand', ['schedule', 'bogus'], /unknown command 'bogus'/],
-    ['an unknown option', ['status', '--bogus'], /unknown option '--bogus'/],
-    ['an option without its value', ['held-back', 'list', '--limit'], /option '--limit <n>' argument missing/],
-    ['a missing required option', ['fixtures', 'generate'], /required option '-o, --out <file>' not specified/],
-    ['an unexpected argument', ['sync-once', 'now'], /too many arguments for 'sync-once'/],
     ['no command at all', [], /Usage: luckygas-sync \[options\] \[command\]/],
   ];
   const usage = concurrently(
@@ -552,129 +395,4 @@ describe('luckygas-sync against the real stack', () => {
     r = await cli(['stack', 'status']);
     expect(r.stdout).toContain(`data folder: ${dataDir}\n`);
   });
-});
-
-describe('luckygas-sync errors', () => {
-  it('sync-once with LEGACY_DB_PATH naming no file fails at once (exit 1), naming the path', async () => {
-    const missing = path.join(dir, 'moved', 'luckygas.db');
-    const r = await cli(['sync-once', '--json'], { LEGACY_DB_PATH: missing, TEMPORAL_TASK_QUEUE: queue('missing-file') }, { timeoutMs: 90_000 });
-    expectExit(r, 1);
-    expect(r.stderr).toContain(`legacy database ${missing} does not exist`);
-    expect(r.stdout).toBe('');
-    expect(r.ms).toBeLessThan(60_000); // failed as non-retryable, not after 20 attempts
-  }, 120_000);
-
-  it('sync-once with LEGACY_DB_PATH naming a file that is not SQLite fails at once (exit 1)', async () => {
-    const notSqlite = path.join(dir, 'notes.db');
-    writeFileSync(notSqlite, 'Lucky Gas delivery notes, 2024\n'.repeat(20));
-    const r = await cli(['sync-once', '--json'], { LEGACY_DB_PATH: notSqlite, TEMPORAL_TASK_QUEUE: queue('not-sqlite') }, { timeoutMs: 90_000 });
-    expectExit(r, 1);
-    expect(r.stderr).toContain(`legacy database ${notSqlite} is not an SQLite file`);
-    expect(r.ms).toBeLessThan(60_000);
-  }, 120_000);
-
-  it('sync-once with LEGACY_DB_PATH naming a file this account may not read fails at once (exit 1), saying so', async () => {
-    // root reads every file: the command then runs as nobody, as a worker's service account would.
-    const user = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
-    const folder = mkdtempSync(path.join(os.tmpdir(), 'luckygas-cli-unreadable-'));
-    chmodSync(folder, 0o755);
-    const file = path.join(folder, 'luckygas.db');
-    copyFileSync(legacyPath, file);
-    chmodSync(file, 0o000);
-    const hidden = path.join(folder, 'private');
-    mkdirSync(hidden);
-    chmodSync(hidden, 0o000);
-    try {
-      let r = await cli(['sync-once', '--json'], { LEGACY_DB_PATH: file, TEMPORAL_TASK_QUEUE: queue('unreadable') }, { timeoutMs: 90_000, user });
-      expectExit(r, 1);
-      expect(r.stderr).toContain(`legacy database ${file} is not readable by this process`);
-      expect(r.ms).toBeLessThan(60_000);
-      // A folder it may not enter: not "does not exist", which would send someone looking elsewhere.
-      r = await cli(['sync-once', '--json'], { LEGACY_DB_PATH: path.join(hidden, 'luckygas.db'), TEMPORAL_TASK_QUEUE: queue('hidden') }, { timeoutMs: 90_000, user });
-      expectExit(r, 1);
-      expect(r.stderr).toMatch(/legacy database .*private\/luckygas\.db cannot be reached by this process \(permission denied/);
-    } finally {
-      rmSync(folder, { recursive: true, force: true });
-    }
-  }, 200_000);
-
-  const badUrlCommands = ['sync-once', 'status', 'held-back list', 'health', 'backfill'];
-  const badUrl = concurrently(badUrlCommands, (command) =>
-    cli([...command.split(' '), '--json'], { DATABASE_URL: 'postgres//luckygas@127.0.0.1/luckygas', TEMPORAL_TASK_QUEUE: queue(`bad-url-${slug(command)}`) }),
-  );
-  it.each(badUrlCommands.map((c) => [c]))('%s with a malformed DATABASE_URL is a configuration error (exit 2) naming DATABASE_URL', async (command) => {
-    const r = await badUrl(command);
-    expectExit(r, 2);
-    expect(r.stderr).toMatch(/DATABASE_URL/);
-  }, 120_000);
-
-  const noTemporalCommands = ['sync-once', 'backfill --table clients', 'held-back retry', 'check', 'schedule describe', 'schedule create'];
-  const noTemporal = concurrently(noTemporalCommands, (command) =>
-    cli(command.split(' '), { TEMPORAL_ADDRESS: '127.0.0.1:1', TEMPORAL_TASK_QUEUE: queue(`no-temporal-${slug(command)}`) }),
-  );
-  it.each(noTemporalCommands.map((c) => [c]))('%s with Temporal unreachable exits 3: cannot reach Temporal', async (command) => {
-    const r = await noTemporal(command);
-    expectExit(r, 3);
-    expect(r.stderr).toContain('cannot reach Temporal at 127.0.0.1:1');
-  }, 120_000);
-
-  const badConfigCommands = ['sync-once', 'status', 'backfill', 'held-back retry', 'check', 'triggers install'];
-  const badConfig = concurrently(badConfigCommands, (command) => {
-    const config = path.join(dir, 'tables-clientz.json');
-    writeFileSync(config, JSON.stringify({ tables: [{ legacyTable: 'clientz', newTable: 'customers', directions: ['legacy-to-new'] }] }));
-    return cli(command.split(' '), { SYNC_TABLES_CONFIG: config, TEMPORAL_TASK_QUEUE: queue(`bad-config-${slug(command)}`) }, { timeoutMs: 45_000 });
-  });
-  it.each(badConfigCommands.map((c) => [c]))('%s with a table configuration naming an unknown table is a configuration error (exit 2) naming it', async (command) => {
-    const r = await badConfig(command);
-    expectExit(r, 2);
-    expect(r.stderr).toMatch(/unknown legacy table 'clientz'/);
-  }, 180_000);
-
-  const badTableCommands = ['sync-once', 'backfill', 'held-back list', 'held-back retry', 'check', 'triggers install', 'triggers remove'];
-  const badTable = concurrently(badTableCommands, (command) =>
-    cli([...command.split(' '), '--table', 'clientz'], { TEMPORAL_TASK_QUEUE: queue(`bad-table-${slug(command)}`) }, { timeoutMs: 45_000 }),
-  );
-  it.each(badTableCommands.map((c) => [c]))('%s --table clientz is a usage error (exit 2) naming the table and the configured ones', async (command) => {
-    const r = await badTable(command);
-    expectExit(r, 2);
-    expect(r.stderr).toMatch(/'clientz'/);
-    for (const known of Object.keys(GENERATED)) expect(r.stderr).toMatch(new RegExp(`\\b${known}\\b`));
-  }, 180_000);
-
-  // A database that does not exist (or a wrong password) is a setting to fix, not a fault
-  // to retry: the commands say so at once, naming DATABASE_URL but not its password.
-  const missingDbCommands = ['sync-once', 'backfill --table clients', 'held-back retry', 'check', 'status', 'held-back list'];
-  const missingDb = concurrently(missingDbCommands, (command) => {
-    const url = new URL(db.url);
-    url.username = 'luckygas';
-    url.password = 'pw-not-to-print';
-    url.pathname = '/luckygas_no_such_db';
-    return cli(command.split(' '), { DATABASE_URL: url.toString(), TEMPORAL_TASK_QUEUE: queue(`missing-db-${slug(command)}`) }, { timeoutMs: 90_000 });
-  });
-  it.each(missingDbCommands.map((c) => [c]))('%s with DATABASE_URL naming a database that does not exist fails at once (exit 2) naming DATABASE_URL', async (command) => {
-    const r = await missingDb(command);
-    expectExit(r, 2, 'A configuration error must not be retried.');
-    expect(r.stderr).toMatch(/PostgreSQL refused DATABASE_URL \(postgresql:\/\/luckygas:\*\*\*@[^)]+\/luckygas_no_such_db\): database "luckygas_no_such_db" does not exist/);
-    expect(r.stderr + r.stdout).not.toContain('pw-not-to-print');
-    expect(r.stdout).toBe('');
-  }, 120_000);
-
-  it('sync-once and status as a role PostgreSQL does not let in fail at once (exit 2) naming DATABASE_URL', async () => {
-    const role = `${PREFIX.replace(/-/g, '_')}_nologin`;
-    await pool.query(`CREATE ROLE ${role} NOLOGIN`);
-    try {
-      const url = new URL(db.url);
-      url.username = role;
-      url.password = 'pw-not-to-print';
-      for (const command of ['sync-once', 'status']) {
-        const r = await cli([command], { DATABASE_URL: url.toString(), TEMPORAL_TASK_QUEUE: queue(`nologin-${command}`) }, { timeoutMs: 90_000 });
-        expectExit(r, 2, 'A configuration error must not be retried.');
-        expect(r.stderr).toContain(`PostgreSQL refused DATABASE_URL (postgresql://${role}:***@`);
-        expect(r.stderr).toContain(`role "${role}" is not permitted to log in`);
-        expect(r.stderr).not.toContain('pw-not-to-print');
-      }
-    } finally {
-      await pool.query(`DROP ROLE ${role}`);
-    }
-  }, 200_000);
 });

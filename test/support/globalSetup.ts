@@ -1,11 +1,18 @@
+import type { Config } from '@jest/types';
 import { stackUp } from '../../src/stack/stack';
-import { testStackSettings } from './testStack';
+import { ENDPOINT_VARIABLES, testStackSettings, workerVariable } from './testStack';
 
-/** Starts the tests' stack (idempotent) and hands its endpoints to the test files. */
-export default async function globalSetup(): Promise<void> {
-  const endpoints = await stackUp(testStackSettings(), (line) => process.stderr.write(`[test stack] ${line}\n`));
-  process.env.TEST_DATABASE_URL = endpoints.DATABASE_URL;
-  process.env.TEST_REDIS_URL = endpoints.REDIS_URL;
-  process.env.TEST_TEMPORAL_ADDRESS = endpoints.TEMPORAL_ADDRESS;
-  process.env.TEST_TEMPORAL_UI_URL = endpoints.TEMPORAL_UI_URL ?? '';
+/**
+ * Starts the tests' stacks, one per Jest worker (idempotent), and hands their endpoints to
+ * the test files: worker n's as TEST_*_n, which test/support/workerStack.ts turns into TEST_*.
+ */
+export default async function globalSetup(globalConfig: Config.GlobalConfig): Promise<void> {
+  const workers = Array.from({ length: globalConfig.maxWorkers }, (_, i) => i + 1);
+  await Promise.all(
+    workers.map(async (n) => {
+      const e = await stackUp(testStackSettings(n), (line) => process.stderr.write(`[test stack${n > 1 ? ` ${n}` : ''}] ${line}\n`));
+      const values = [e.DATABASE_URL, e.REDIS_URL, e.TEMPORAL_ADDRESS, e.TEMPORAL_UI_URL ?? ''];
+      ENDPOINT_VARIABLES.forEach((name, i) => (process.env[workerVariable(name, n)] = values[i]));
+    }),
+  );
 }

@@ -1,8 +1,9 @@
+import type { Config } from '@jest/types';
 import { stackDown } from '../../src/stack/stack';
 import { testStackSettings } from './testStack';
 
-/** Stops the tests' stack, unless asked to keep it for a quicker next run. */
-export default async function globalTeardown(): Promise<void> {
+/** Stops the tests' stacks, unless asked to keep them for a quicker next run. */
+export default async function globalTeardown(globalConfig: Config.GlobalConfig): Promise<void> {
   if (process.env.LUCKYGAS_KEEP_TEST_STACK === '1') return;
-  await stackDown(testStackSettings());
+  for (let n = 1; n <= (globalConfig.maxWorkers); n++) await stackDown(testStackSettings(n));
 }

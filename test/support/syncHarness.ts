@@ -11,7 +11,8 @@ import { createPool } from '../../src/db/postgres';
 import type { CycleSummary } from '../../src/shared';
 import { connectClient } from '../../src/temporal/connection';
 import { targetOf } from '../../src/temporal/target';
-import { createWorkers, type SyncWorkers, type WorkerRole } from '../../src/temporal/worker';
+import type { WorkerRole } from '../../src/shared';
+import { createWorkers, type SyncWorkers } from '../../src/temporal/worker';
 import { SyncCycleWorkflow } from '../../workflows';
 import { createTestDatabase } from './testDatabase';
 

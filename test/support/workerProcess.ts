@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { generateLegacyDb } from '../../src/fixtures/legacyFixture';
@@ -42,10 +43,22 @@ export async function stopWorker(worker: ChildProcess, signal: NodeJS.Signals = 
   await exited;
 }
 
-/** A harness with 40,000 deliveries waiting for a backfill, their clients and drivers already synced. */
+/** The shipped table configuration with pages of `rows`, as a file for a worker process (SYNC_TABLES_CONFIG). */
+export function pagesOf(h: SyncHarness, rows: number): string {
+  const config = JSON.parse(readFileSync(path.join(ROOT, 'config/tables.json'), 'utf8'));
+  for (const t of config.tables) t.batchSize = t.backfillBatchSize = rows;
+  const file = path.join(h.dir, `tables-${rows}.json`);
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+/** Deliveries waiting for a backfill, in pages of BACKFILL.pageSize for the worker processes (pagesOf). */
+export const BACKFILL = { deliveries: 10_000, clients: 200, drivers: 10, pageSize: 500 };
+
+/** A harness with BACKFILL.deliveries waiting for a backfill, their clients and drivers already synced. */
 export async function startBackfillHarness(): Promise<SyncHarness> {
   const h = await startHarness();
-  generateLegacyDb({ path: h.legacyPath, seed: 21, clients: 200, drivers: 10, deliveries: 40_000 });
+  generateLegacyDb({ path: h.legacyPath, seed: 21, clients: BACKFILL.clients, drivers: BACKFILL.drivers, deliveries: BACKFILL.deliveries });
   await h.runCycle(['clients', 'drivers']);
   return h;
 }

@@ -3,7 +3,7 @@ import { loadEnv, loadLegacyEnv } from '../../config/env';
 import { logger } from '../../logger';
 import { startMonitor } from '../../monitor/server';
 import { loadThresholds } from '../../monitor/thresholds';
-import { createWorkers, WORKER_ROLES, type WorkerRole } from '../../temporal/worker';
+import { WORKER_ROLES, type WorkerRole } from '../../shared';
 import { action, wholeNumber } from '../output';
 
 export function registerWorkerCommand(program: Command): void {
@@ -17,6 +17,8 @@ export function registerWorkerCommand(program: Command): void {
         // The legacy agent reaches Temporal and Redis only: it needs no DATABASE_URL.
         const env = opts.role === 'legacy' ? loadLegacyEnv() : loadEnv();
         const thresholds = loadThresholds();
+        // The worker SDK loaded only by the command that needs it: the others start faster.
+        const { createWorkers } = await import('../../temporal/worker');
         const workers = await createWorkers(env, opts.role);
         const monitor = opts.monitorPort === undefined || !workers.core ? null : await startMonitor({ pool: workers.core.pool, port: opts.monitorPort, thresholds });
         if (monitor) logger.info({ port: monitor.port }, 'monitor embedded: /metrics and /health');

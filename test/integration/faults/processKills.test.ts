@@ -1,11 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import Database from 'better-sqlite3';
 import { generateLegacyDb } from '../../../src/fixtures/legacyFixture';
 import { BackfillWorkflow, SyncCycleWorkflow } from '../../../workflows';
 import { checkAfterFault } from '../../support/faultCheck';
 import { count, startHarness, type SyncHarness } from '../../support/syncHarness';
-import { processClient, processQueue, spawnWorker, startBackfillHarness, stopWorker } from '../../support/workerProcess';
+import { BACKFILL, pagesOf, processClient, processQueue, spawnWorker, startBackfillHarness, stopWorker } from '../../support/workerProcess';
 
 /**
  * The worker process killed without warning (SIGKILL) in the middle of its work, then started
@@ -29,7 +27,8 @@ describe('worker killed mid-backfill', () => {
 
   it('loses nothing and duplicates nothing after SIGKILL and a restart', async () => {
     const started = Date.now();
-    let worker = spawnWorker(h);
+    const config = { SYNC_TABLES_CONFIG: pagesOf(h, BACKFILL.pageSize) };
+    let worker = spawnWorker(h, config);
     const client = await processClient(h);
     const handle = await client.workflow.start(BackfillWorkflow, {
       taskQueue: processQueue(h),
@@ -42,7 +41,7 @@ describe('worker killed mid-backfill', () => {
     await stopWorker(worker, 'SIGKILL');
     expect(await count(h.pool, `SELECT count(*) FROM sync_journal WHERE table_name = 'orders'`)).toBe(0);
 
-    worker = spawnWorker(h);
+    worker = spawnWorker(h, config);
     try {
       expect((await handle.result()).status).toBe('completed');
     } finally {
@@ -50,15 +49,15 @@ describe('worker killed mid-backfill', () => {
       await client.connection.close();
     }
     // Each row journaled once (a load's entry covers a range of ids).
-    expect(await count(h.pool, `SELECT sum(COALESCE(last_row_id - row_id + 1, 1)) FROM sync_journal WHERE table_name = 'orders' AND operation = 'insert'`)).toBe(40_000);
+    expect(await count(h.pool, `SELECT sum(COALESCE(last_row_id - row_id + 1, 1)) FROM sync_journal WHERE table_name = 'orders' AND operation = 'insert'`)).toBe(BACKFILL.deliveries);
     const outcome = await checkAfterFault(h, 'worker SIGKILL mid-backfill, restarted', started);
-    expect(outcome).toMatchObject({ rowsChecked: 40_210, lost: 0, duplicated: 0, differences: 0, heldBack: 0, result: 'pass' });
+    expect(outcome).toMatchObject({ rowsChecked: BACKFILL.deliveries + BACKFILL.clients + BACKFILL.drivers, lost: 0, duplicated: 0, differences: 0, heldBack: 0, result: 'pass' });
   }, 300_000);
 });
 
 describe('worker killed mid-write-back', () => {
   let h: SyncHarness;
-  const ORDERS = 3000;
+  const ORDERS = 1000;
   const legacyDeliveries = () => {
     const db = new Database(h.legacyPath, { readonly: true });
     try {
@@ -83,11 +82,8 @@ describe('worker killed mid-write-back', () => {
        FROM generate_series(1, $1) g`,
       [ORDERS],
     );
-    // Batches of 50: the write-back is still going when the first orders reach legacy.
-    const config = JSON.parse(readFileSync(path.resolve(__dirname, '../../../config/tables.json'), 'utf8'));
-    for (const t of config.tables) t.batchSize = t.backfillBatchSize = 50;
-    const configFile = path.join(h.dir, 'tables.json');
-    writeFileSync(configFile, JSON.stringify(config));
+    // Batches of 25: the write-back is still going when the first orders reach legacy.
+    const configFile = pagesOf(h, 25);
     let worker = spawnWorker(h, { SYNC_TABLES_CONFIG: configFile });
     const client = await processClient(h);
     const handle = await client.workflow.start(SyncCycleWorkflow, {

@@ -5,7 +5,7 @@ import { startPostgres, stopPostgres } from '../../../src/stack/postgres';
 import { startRedis, stopRedis } from '../../../src/stack/redis';
 import { startTemporal, stopTemporal } from '../../../src/stack/temporal';
 import { checkAfterFault } from '../../support/faultCheck';
-import { count, startHarness, type SyncHarness } from '../../support/syncHarness';
+import { configWith, count, startHarness, type SyncHarness } from '../../support/syncHarness';
 import { testStackSettings } from '../../support/testStack';
 import { SyncCycleWorkflow } from '../../../workflows';
 
@@ -58,7 +58,7 @@ describe('Redis flushed between the steps of a batch', () => {
 describe('Redis, PostgreSQL and Temporal going away during a cycle', () => {
   let h: SyncHarness;
   const stack = testStackSettings();
-  const DELIVERIES = 30_000;
+  const DELIVERIES = 10_000;
   const ROWS = 60 + 6 + DELIVERIES;
   const startOver = () => h.pool.query('TRUNCATE customers, drivers, orders, sync_row_state, sync_state, sync_batches, sync_journal CASCADE');
   /**
@@ -72,7 +72,8 @@ describe('Redis, PostgreSQL and Temporal going away during a cycle', () => {
     expect(await count(h.pool, `SELECT count(*) FROM sync_journal WHERE table_name = 'orders'`)).toBe(0);
   };
   beforeAll(async () => {
-    h = await startHarness();
+    // Pages of 500: the cycle is many pages long, and a fault lands in the middle of it.
+    h = await startHarness({ config: configWith((tables) => tables.forEach((t) => (t.backfillBatchSize = t.batchSize = 500))) });
     generateLegacyDb({ path: h.legacyPath, seed: 32, clients: 60, drivers: 6, deliveries: DELIVERIES });
   });
   afterAll(async () => {
