@@ -5,6 +5,7 @@ import type { LegacyWriteResult } from '../src/apply/legacySink';
 import { loadEmptyTable } from '../src/apply/bulkLoad';
 import { pageRows, type RawPage } from '../src/capture/legacyReader';
 import { readOrders } from '../src/capture/outboxReader';
+import { ClaimMissingError } from '../src/claims';
 import { contentHash, updatedAtOf } from '../src/capture/rawRow';
 import { compareChunk, countNew } from '../src/check';
 import { tableConfig, tableLevels } from '../src/config/tables';
@@ -66,10 +67,16 @@ export function createCoreActivities(deps: CoreDeps) {
   const cfg = (table: string) => tableConfig(deps.config, table);
   const log = (table: string, batchKey?: string) => deps.log.child({ table, batch: batchKey, runId: batchKey?.split('#')[0] });
 
-  /** Whether a captured first page holds nothing the sync has not seen: every row's content and updated_at as last seen. */
+  /**
+   * Whether a captured first page holds nothing the sync has not seen: every row's content and
+   * updated_at as last seen. A page gone from Redis is not known to be seen: the run reads it again.
+   */
   async function allSeen(table: string, batchKey: string): Promise<boolean> {
-    const batch = await deps.claims.get<RawBatch>(rawKey(batchKey));
-    if (batch.deleted.length > 0) return false;
+    const batch = await deps.claims.get<RawBatch>(rawKey(batchKey)).catch((err: unknown) => {
+      if (err instanceof ClaimMissingError) return null;
+      throw err;
+    });
+    if (!batch || batch.deleted.length > 0) return false;
     const rows = pageRows(cfg(table).mapping, batch.page);
     const seen = await readSeen(deps.pool, table, rows.map((r) => r.id));
     return rows.every((r) => {
