@@ -38,7 +38,7 @@ export interface LegacyDeps extends Shared {
 function shared(env: LegacyEnv, overrides: Partial<Shared>): Shared {
   // Configuration first: a bad one fails before any connection is opened.
   const config = overrides.config ?? loadSyncConfig(env.SYNC_TABLES_CONFIG);
-  const eudc = overrides.eudc ?? loadEudcMap();
+  const eudc = overrides.eudc ?? loadEudcMap(env.EUDC_MAP_PATH);
   // Redis is a cache here: give up on a command quickly while Redis is away (the activity retries).
   const redis = overrides.redis ?? createRedis(env, { maxRetriesPerRequest: 2 });
   redis.on('error', () => {});

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_EUDC_MAP_PATH } from '../encoding/eudc';
 import { z } from 'zod';
 import { CONFIG_DIR, PROJECT_ROOT } from '../paths';
 import { legacyQueueBeside } from '../shared';
@@ -31,6 +32,8 @@ const settings = z
   SYNC_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(1440).default(5),
   SYNC_CRON: z.string().optional(),
   SYNC_TABLES_CONFIG: z.string().default(path.join(CONFIG_DIR, 'tables.json')),
+  /** The EUDC map (legacy private-use codes ↔ Unicode); the shipped config/eudc-map.json unless set. */
+  EUDC_MAP_PATH: z.string().default(DEFAULT_EUDC_MAP_PATH),
   CLAIM_TTL_SECONDS: z.coerce.number().int().min(10).default(3600),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   MONITOR_PORT: z.coerce.number().int().min(0).max(65535).default(9090),

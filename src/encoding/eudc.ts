@@ -37,8 +37,8 @@ export function parseEudcMap(json: unknown, source = 'EUDC map'): EudcMap {
 
 const cache = new Map<string, EudcMap>();
 
-/** Loads (once per path) the EUDC map shipped in config/, or the one EUDC_MAP_PATH names. */
-export function loadEudcMap(file = process.env.EUDC_MAP_PATH || DEFAULT_EUDC_MAP_PATH): EudcMap {
+/** Loads (once per path) the EUDC map shipped in config/, or the one given (EUDC_MAP_PATH, through the env). */
+export function loadEudcMap(file = DEFAULT_EUDC_MAP_PATH): EudcMap {
   let map = cache.get(file);
   if (!map) {
     let json: unknown;

@@ -74,6 +74,8 @@ const quietLog: ConstructorParameters<typeof DefaultLogger>[1] = (entry) => {
 export interface WorkerOptions {
   /** Identity prefix (the CLI's one-off workers mark themselves). */
   identity?: string;
+  /** A workflow bundle built beforehand with the workflow interceptors in it (the tests build one for all their workers). */
+  workflowBundle?: { codePath: string };
   core?: Partial<CoreDeps>;
   legacy?: Partial<LegacyDeps>;
 }
@@ -99,7 +101,7 @@ export async function createWorkers(env: LegacyEnv, role: WorkerRole, opts: Work
     if (role !== 'legacy') {
       if (!env.DATABASE_URL) throw Object.assign(new Error('DATABASE_URL is not set: a core worker needs PostgreSQL'), { name: 'ConfigError' });
       core = createCoreDeps(env as AppEnv, opts.core);
-      const { code, workflowModules } = workflowCode();
+      const { code, workflowModules } = opts.workflowBundle ? { code: { workflowBundle: opts.workflowBundle }, workflowModules: [] } : workflowCode();
       workers.push(
         await Worker.create({
           identity,

@@ -67,7 +67,8 @@ export async function startHarness(
   const client = await connectClient(env, targetOf(env, 'all'));
   const role = opts.role ?? 'all';
   const shared: { config?: SyncConfig; claims?: ClaimStore } = { ...(opts.config ? { config: opts.config } : {}), ...(opts.claims ? { claims: opts.claims } : {}) };
-  const start = () => (role === 'none' ? Promise.resolve(null) : createWorkers(env, role, { core: shared, legacy: shared }));
+  const bundle = process.env.TEST_WORKFLOW_BUNDLE;
+  const start = () => (role === 'none' ? Promise.resolve(null) : createWorkers(env, role, { core: shared, legacy: shared, ...(bundle ? { workflowBundle: { codePath: bundle } } : {}) }));
   let workers = await start();
   let running = workers?.run();
   let n = 0;

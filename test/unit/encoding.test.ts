@@ -24,6 +24,7 @@ import {
 } from '../../src/encoding/cp950';
 import type { RawRow } from '../../src/capture/rawRow';
 import { keepUnchanged, legacyRefusal, type LegacyValue, type LegacyWrite } from '../../src/convert/toLegacy';
+import { loadLegacyEnv } from '../../src/config/env';
 import { DEFAULT_EUDC_MAP_PATH, loadEudcMap, parseEudcMap, type EudcMap } from '../../src/encoding/eudc';
 
 const MAP_FILE = path.resolve(__dirname, '../../config/eudc-map.json');
@@ -65,6 +66,12 @@ describe('EUDC map file', () => {
       expect(code).toMatch(/^F[A-E][0-9A-F]{2}$/);
       expect([...ch]).toHaveLength(1);
     }
+  });
+
+  it('is the one EUDC_MAP_PATH names, read with the rest of the settings', () => {
+    const base = { LEGACY_DB_PATH: '/srv/legacy/luckygas.db', DATABASE_URL: 'postgresql://u@db/luckygas', REDIS_URL: 'redis://cache:6379', TEMPORAL_ADDRESS: 'temporal:7233' };
+    expect(path.resolve(loadLegacyEnv(base).EUDC_MAP_PATH)).toBe(MAP_FILE);
+    expect(loadLegacyEnv({ ...base, EUDC_MAP_PATH: '/etc/luckygas/eudc-map.json' }).EUDC_MAP_PATH).toBe('/etc/luckygas/eudc-map.json');
   });
 
   it('parseEudcMap builds both directions and rejects malformed files', () => {
