@@ -11,4 +11,5 @@ module.exports = {
   testTimeout: 600000,
   globalSetup: '<rootDir>/test/support/globalSetup.ts',
   globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
+  setupFiles: ['<rootDir>/test/support/workerStack.ts'],
 };

@@ -52,13 +52,14 @@ function legacy(h: SyncHarness, body: (db: Database.Database) => void): void {
 
 const FUTURE_CLIENT = 900000;
 
-describe('a cycle in both directions, a consistency check with repair, rollbacks', () => {
+describe('a first load, a cycle in both directions, a consistency check with repair, rollbacks', () => {
   let h: SyncHarness;
+  let first: CycleSummary;
   let cycle: CycleSummary;
   beforeAll(async () => {
     h = await startHarness();
     generateLegacyDb({ path: h.legacyPath, seed: 31, clients: 20, drivers: 3, deliveries: 40 });
-    await h.runCycle();
+    first = await h.runCycle();
     // A delivery whose client legacy has not got yet: it waits in the parent row queue. A later
     // delivery moves the watermark past it by more than the lookback window, so the next
     // cycle's pages do not read it again: the parent queue's pass does.
@@ -75,6 +76,11 @@ describe('a cycle in both directions, a consistency check with repair, rollbacks
     expect(await count(h.pool, `SELECT count(*) FROM sync_row_queue WHERE table_name = 'deliveries' AND queue = 'parent'`)).toBe(1);
   });
   afterAll(async () => h?.close());
+
+  it('records the first load of an empty table: one transaction, the legacy agent streaming its pages', async () => {
+    const load = await record(h, 'initial-load', ids.tableSync('deliveries', 'legacy-to-new', first.cycleId));
+    expect(load.types).toEqual(expect.arrayContaining(['captureTable', 'loadTable', 'EVENT_TYPE_MARKER_RECORDED']));
+  });
 
   it('records a cycle: the client arrives, its delivery leaves the parent queue in the same run, and an order is written back', async () => {
     legacy(h, (db) => {
@@ -141,13 +147,15 @@ describe('a backfill that continues as new, trigger installation', () => {
     // One driver a page: 130 drivers are 131 pages (the last open-ended), past the 100 batches of a run.
     h = await startHarness({ config: configWith((tables) => (tables.find((t) => t.legacyTable === 'drivers')!.backfillBatchSize = 1)) });
     generateLegacyDb({ path: h.legacyPath, seed: 37, clients: 5, drivers: 130, deliveries: 5 });
+    // Loaded first: into an empty table a backfill is one transaction, and would not page.
+    await h.runCycle(['drivers']);
   });
   afterAll(async () => h?.close());
 
   it('records both runs of a backfill', async () => {
     const handle = await h.client.workflow.start(BackfillWorkflow, { taskQueue: h.env.TEMPORAL_TASK_QUEUE, workflowId: ids.backfill('drivers'), args: [{ table: 'drivers' }] });
     const summary = await handle.result();
-    expect(summary).toMatchObject({ status: 'completed', written: 130 });
+    expect(summary).toMatchObject({ status: 'completed', read: 130, written: 0 });
     const first = await record(h, 'backfill', handle.workflowId, handle.firstExecutionRunId);
     expect(first.types.at(-1)).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW');
     const continued = await record(h, 'backfill-continued', handle.workflowId);
