@@ -74,9 +74,9 @@ describe('load (plan.load: the table by id ranges)', () => {
 
 describe('load into an empty table (plan.load.empty: one transaction, the legacy agent streaming)', () => {
   const emptyPlan = () => planOf({ load: { pageSize: 10, watermark: { ts: '2030-01-02 00:00:00', id: 95 }, rows: 95, empty: true }, pages: false });
-  const start = (s: ReturnType<typeof tableStubs>, plan: ReturnType<typeof planOf>) =>
-    withStubWorkers(env, bundle, s, async (taskQueue) => {
-      const handle = await env.client.workflow.start(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] });
+  const start = (s: ReturnType<typeof tableStubs>, plan: ReturnType<typeof planOf>, on: TestWorkflowEnvironment = env) =>
+    withStubWorkers(on, bundle, s, async (taskQueue) => {
+      const handle = await on.client.workflow.start(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] });
       const outcome = await handle.result().then(
         (summary) => ({ summary, err: null }),
         (err: unknown) => ({ summary: null, err }),
@@ -134,31 +134,41 @@ describe('load into an empty table (plan.load.empty: one transaction, the legacy
   });
 
   it(`starts a failed load again, on a new stream and the same batch key, up to ${LOAD_ATTEMPTS} times`, async () => {
-    // Each load fails once its stream has started (the time-skipping server cannot cancel an activity not yet started).
-    const failOnce = (s: ReturnType<typeof tableStubs>) => async (input: { stream: string }) => {
-      await until(() => ((s.calls.captureTable ?? []) as { stream: string }[]).some((c) => c.stream === input.stream), 'the stream started');
-      throw ApplicationFailure.retryable('connection reset', 'Error');
-    };
-    const s = tableStubs(new FakeTable(95));
-    const loadTable = s.core.loadTable!;
-    const fail = failOnce(s);
-    let attempts = 0;
-    s.core.loadTable = async (input) => (++attempts < LOAD_ATTEMPTS ? fail(input) : loadTable(input));
-    const plan = emptyPlan();
-    const { summary } = await start(s, plan);
-    expect(summary).toMatchObject({ status: 'completed' });
-    expect((s.calls.captureTable as { stream: string }[]).map((c) => c.stream)).toEqual(range(1, LOAD_ATTEMPTS).map((i) => `${plan.runId}#0/${i}`));
-    expect(attempts).toBe(LOAD_ATTEMPTS);
-    expect(s.calls.loadTable).toEqual([expect.objectContaining({ batchKey: `${plan.runId}#0`, stream: `${plan.runId}#0/${LOAD_ATTEMPTS}` })]);
-    expect(s.appliedIds()).toEqual(range(1, 95));
+    // A test server of its own: the tests above cancel activities, after which the shared one
+    // no longer skips time, and the pauses between attempts would take real time.
+    const own = await timeSkippingEnv();
+    try {
+      // Each load fails once its stream has started (the time-skipping server cannot cancel an
+      // activity not yet started), and ended as the server sees it (cancelling one it is still
+      // completing would stop its time skipping too).
+      const failOnce = (s: ReturnType<typeof tableStubs>) => async (input: { stream: string }) => {
+        await until(() => ((s.calls.captureTable ?? []) as { stream: string }[]).some((c) => c.stream === input.stream), 'the stream started');
+        await sleep(300);
+        throw ApplicationFailure.retryable('connection reset', 'Error');
+      };
+      const s = tableStubs(new FakeTable(95));
+      const loadTable = s.core.loadTable!;
+      const fail = failOnce(s);
+      let attempts = 0;
+      s.core.loadTable = async (input) => (++attempts < LOAD_ATTEMPTS ? fail(input) : loadTable(input));
+      const plan = emptyPlan();
+      const { summary } = await start(s, plan, own);
+      expect(summary).toMatchObject({ status: 'completed' });
+      expect((s.calls.captureTable as { stream: string }[]).map((c) => c.stream)).toEqual(range(1, LOAD_ATTEMPTS).map((i) => `${plan.runId}#0/${i}`));
+      expect(attempts).toBe(LOAD_ATTEMPTS);
+      expect(s.calls.loadTable).toEqual([expect.objectContaining({ batchKey: `${plan.runId}#0`, stream: `${plan.runId}#0/${LOAD_ATTEMPTS}` })]);
+      expect(s.appliedIds()).toEqual(range(1, 95));
 
-    const failing = tableStubs(new FakeTable(95));
-    failing.core.loadTable = failOnce(failing);
-    const { err } = await start(failing, emptyPlan());
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    expect((err as WorkflowFailedError).cause?.cause).toMatchObject({ message: 'connection reset' });
-    expect(failing.calls.captureTable).toHaveLength(LOAD_ATTEMPTS);
-    expect(failing.calls.captureIdRange).toBeUndefined();
+      const failing = tableStubs(new FakeTable(95));
+      failing.core.loadTable = failOnce(failing);
+      const { err } = await start(failing, emptyPlan(), own);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect((err as WorkflowFailedError).cause?.cause).toMatchObject({ message: 'connection reset' });
+      expect(failing.calls.captureTable).toHaveLength(LOAD_ATTEMPTS);
+      expect(failing.calls.captureIdRange).toBeUndefined();
+    } finally {
+      await own.teardown();
+    }
   });
 });
 
