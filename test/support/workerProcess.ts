@@ -43,6 +43,15 @@ export async function stopWorker(worker: ChildProcess, signal: NodeJS.Signals = 
   await exited;
 }
 
+/** Polls `probe` every 100 ms until it holds, for at most `seconds`. */
+export async function waitFor(what: string, probe: () => Promise<boolean>, seconds = 120): Promise<void> {
+  for (let i = 0; i < seconds * 10; i++) {
+    if (await probe()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 /** The shipped table configuration with pages of `rows`, as a file for a worker process (SYNC_TABLES_CONFIG). */
 export function pagesOf(h: SyncHarness, rows: number): string {
   const config = JSON.parse(readFileSync(path.join(ROOT, 'config/tables.json'), 'utf8'));
