@@ -53,9 +53,9 @@ export async function ConflictReviewWorkflow(input: ConflictReviewInput): Promis
 
 async function resolve(input: ConflictReviewInput, resolution: ConflictResolution): Promise<ConflictReviewResult> {
   const runId = ids.resolution(input.conflictId);
-  await bookkeeping.beginRun({ runId, kind: 'resolution', details: { conflictId: input.conflictId, table: input.table, legacyId: input.legacyId } });
+  await bookkeeping().beginRun({ runId, kind: 'resolution', details: { conflictId: input.conflictId, table: input.table, legacyId: input.legacyId } });
   const { value } = await recordedRun(runId, async () => {
-    const resolved = await bookkeeping.applyResolution({ conflictId: input.conflictId, table: input.table, resolution, runId });
+    const resolved = await bookkeeping().applyResolution({ conflictId: input.conflictId, table: input.table, resolution, runId });
     if (resolved.writeBack && resolved.newId !== null) await writeBackBatch(`${runId}#1`, runId, { orderIds: [resolved.newId] });
     return resolved;
   });

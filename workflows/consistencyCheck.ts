@@ -95,7 +95,7 @@ export async function ConsistencyCheckWorkflow(input: ConsistencyCheckInput = {}
     state = opts.resume;
   } else {
     const chunkSize = Math.max(1, Math.min(opts.chunkSize ?? DEFAULT_CHUNK_SIZE, 50_000));
-    const plan = await bookkeeping.beginCheck({ checkId, tables: opts.tables, repair, chunkSize });
+    const plan = await bookkeeping().beginCheck({ checkId, tables: opts.tables, repair, chunkSize });
     state = { phase: 'check', tables: plan.tables, newTables: plan.newTables, chunkSize, startedAt: plan.startedAt, tableIndex: 0, afterId: null, current: null, done: [] };
   }
   setHandler(checkProgressQuery, () => ({
@@ -113,7 +113,7 @@ export async function ConsistencyCheckWorkflow(input: ConsistencyCheckInput = {}
       try {
         result = await check(checkId, state, opts, repair);
       } catch (err) {
-        if (!(err instanceof ContinueAsNew)) await bookkeeping.finishCheck({ checkId, status: 'failed', differences: 0, result: { error: rootMessage(err) } });
+        if (!(err instanceof ContinueAsNew)) await bookkeeping().finishCheck({ checkId, status: 'failed', differences: 0, result: { error: rootMessage(err) } });
         throw err;
       }
     },
@@ -131,7 +131,7 @@ async function check(checkId: string, state: CheckState, opts: ConsistencyCheckI
       const table = state.tables[state.tableIndex];
       if (!state.current) {
         const legacyRows = await legacy.countLegacy({ table });
-        state.current = emptyTable(table, state.newTables[table] ?? '', await bookkeeping.countNew({ table, legacy: legacyRows }));
+        state.current = emptyTable(table, state.newTables[table] ?? '', await bookkeeping().countNew({ table, legacy: legacyRows }));
       }
       if (chunksThisRun >= CHUNKS_PER_RUN) await continueAsNew<typeof ConsistencyCheckWorkflow>({ ...opts, resume: state });
       const batchKey = `${checkId}#${state.phase}#${table}#${state.current.chunks}`;
@@ -186,6 +186,6 @@ async function finish(checkId: string, state: CheckState, report: CheckReport, r
     ...report,
     ...(repair ? { beforeRepair: state.beforeRepair, repairRuns: state.repairRuns } : {}),
   };
-  const { finishedAt } = await bookkeeping.finishCheck({ checkId, status: 'completed', differences: report.differences, result });
+  const { finishedAt } = await bookkeeping().finishCheck({ checkId, status: 'completed', differences: report.differences, result });
   return { ...result, finishedAt };
 }

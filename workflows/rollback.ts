@@ -64,17 +64,17 @@ export async function RollbackWorkflow(input: RollbackInput): Promise<RollbackRe
     state = input.resume;
   } else {
     let paused: RollbackResult['schedule']['paused'] = 'untouched (dry run)';
-    let begun: Awaited<ReturnType<typeof bookkeeping.beginRollback>>;
+    let begun: Awaited<ReturnType<CoreActivities['beginRollback']>>;
     try {
       if (!dryRun) {
         // No new cycle starts while rows are restored; one already running is waited for.
-        paused = await bookkeeping.pauseSyncSchedule({ note: `paused by rollback ${rollbackId}` });
+        paused = await bookkeeping().pauseSyncSchedule({ note: `paused by rollback ${rollbackId}` });
         await quiet.waitForQuietSync({ rollbackId, runId: input.runId });
       }
-      begun = await bookkeeping.beginRollback({ rollbackId, request });
+      begun = await bookkeeping().beginRollback({ rollbackId, request });
     } catch (err) {
       // Nothing was restored (an unknown run, a cycle that would not finish): the schedule goes back as it was.
-      if (paused === 'paused') await bookkeeping.resumeSyncSchedule({ note: `rollback ${rollbackId} failed before restoring anything` });
+      if (paused === 'paused') await bookkeeping().resumeSyncSchedule({ note: `rollback ${rollbackId} failed before restoring anything` });
       throw err;
     }
     state = {
@@ -124,11 +124,11 @@ export async function RollbackWorkflow(input: RollbackInput): Promise<RollbackRe
   else {
     await recordedRun(rollbackId, async () => {
       await restore();
-      await bookkeeping.finishRollbackCounts({ rollbackId, rows: r.rows, restored: r.restored, conflicts: r.conflictCount });
+      await bookkeeping().finishRollbackCounts({ rollbackId, rows: r.rows, restored: r.restored, conflicts: r.conflictCount });
       // Conflicts whose resolution was undone wait for review again.
-      await startReviews(await bookkeeping.reopenedReviews({ selection: r.selection }));
+      await startReviews(await bookkeeping().reopenedReviews({ selection: r.selection }));
     });
-    if (input.resumeSchedule === true) r.schedule.resumed = await bookkeeping.resumeSyncSchedule({ note: `resumed after rollback ${rollbackId}` });
+    if (input.resumeSchedule === true) r.schedule.resumed = await bookkeeping().resumeSyncSchedule({ note: `resumed after rollback ${rollbackId}` });
   }
   upsertSearchAttributes([
     { key: SyncRows, value: r.restored },

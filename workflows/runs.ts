@@ -17,11 +17,11 @@ export async function recordedRun<T>(runId: string, body: () => Promise<T>, outc
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err;
     const status = isCancellation(err) ? 'cancelled' : 'failed';
-    await CancellationScope.nonCancellable(() => bookkeeping.finishRun({ runId, status, error: rootMessage(err) }));
+    await CancellationScope.nonCancellable(() => bookkeeping().finishRun({ runId, status, error: rootMessage(err) }));
     upsertSearchAttributes([{ key: SyncOutcome, value: status }]);
     throw err;
   }
-  const summary = await bookkeeping.finishRun({ runId, status: 'completed' });
+  const summary = await bookkeeping().finishRun({ runId, status: 'completed' });
   upsertSearchAttributes([
     { key: SyncRows, value: summary.written },
     { key: SyncOutcome, value: outcome(value, summary) },

@@ -20,14 +20,14 @@ import { WriteBackWorkflow } from './writeBack';
 
 export async function SyncCycleWorkflow(input: SyncCycleInput = {}): Promise<CycleSummary> {
   const cycleId = workflowInfo().workflowId;
-  const draft = await bookkeeping.planCycle({ tables: input?.tables, cycleId });
+  const draft = await bookkeeping().planCycle({ tables: input?.tables, cycleId });
   const probed = draft.probes.length > 0 ? await legacy.probeTables({ probes: draft.probes }) : [];
-  const runs = await bookkeeping.beginCycleRuns({ draft, probed });
+  const runs = await bookkeeping().beginCycleRuns({ draft, probed });
 
   const summaries: RunSummary[] = [];
   const failed = new Map<string, string>();
   const skip = async (starts: (TableSyncStart & { reason: string })[]) => {
-    if (starts.length > 0) summaries.push(...(await CancellationScope.nonCancellable(() => bookkeeping.recordSkipped({ runs: starts }))));
+    if (starts.length > 0) summaries.push(...(await CancellationScope.nonCancellable(() => bookkeeping().recordSkipped({ runs: starts }))));
   };
   const startsOf = (tables: string[], reason: (table: string) => string) =>
     draft.drafts.filter((d) => tables.includes(d.start.table)).map((d) => ({ ...d.start, reason: reason(d.start.table) }));
@@ -76,7 +76,7 @@ async function syncTable(table: string, runs: Record<string, CycleRun>, cycleId:
       throw err;
     }
   }
-  if (n2l && 'after' in n2l) n2l = await bookkeeping.beginWriteBack(n2l.after);
+  if (n2l && 'after' in n2l) n2l = await bookkeeping().beginWriteBack(n2l.after);
   if (n2l && 'summary' in n2l) out.push(n2l.summary);
   if (n2l && 'plan' in n2l) out.push(await child(WriteBackWorkflow, n2l.plan.runId, { plan: n2l.plan, parentId: cycleId }, `${table} new-to-legacy`));
   return out;

@@ -67,7 +67,7 @@ export async function BackfillWorkflow(input: BackfillInput | TableSyncInput): P
   if ('plan' in input) return runTable(input);
   const { workflowId } = workflowInfo();
   const edges = await legacy.tableEdges({ table: input.table });
-  const plan = await bookkeeping.beginTableSync({ start: { table: input.table, direction: 'legacy-to-new', kind: 'backfill', workflowId }, edges });
+  const plan = await bookkeeping().beginTableSync({ start: { table: input.table, direction: 'legacy-to-new', kind: 'backfill', workflowId }, edges });
   return runTable({ plan });
 }
 
@@ -75,7 +75,7 @@ export async function BackfillWorkflow(input: BackfillInput | TableSyncInput): P
 export async function QueueSyncWorkflow(input: { table: string; queue: 'held' | 'repair'; parentId?: string } | TableSyncInput): Promise<RunSummary> {
   if ('plan' in input) return runTable(input);
   const { workflowId } = workflowInfo();
-  const plan = await bookkeeping.beginTableSync({
+  const plan = await bookkeeping().beginTableSync({
     start: { table: input.table, direction: 'legacy-to-new', kind: input.queue === 'held' ? 'retry' : 'repair', workflowId, parentId: input.parentId, queues: [input.queue] },
     edges: null,
   });
@@ -102,7 +102,7 @@ async function runTable(input: TableSyncInput): Promise<RunSummary> {
     const readsTable = state.phase === 'load' || state.phase === 'pages';
     if (state.phase === 'load') {
       await run.load();
-      if (plan.load?.watermark) await bookkeeping.moveWatermark({ table: plan.table, after: { load: plan.load.watermark } });
+      if (plan.load?.watermark) await bookkeeping().moveWatermark({ table: plan.table, after: { load: plan.load.watermark } });
       run.next(plan.pages ? 'pages' : plan.queues[0]);
     }
     if (state.phase === 'pages') {
@@ -110,7 +110,7 @@ async function runTable(input: TableSyncInput): Promise<RunSummary> {
       run.next(plan.queues[0]);
     }
     // A catch-up has read the table: from now on trigger mode follows its queue.
-    if (readsTable && plan.catchup) await bookkeeping.moveWatermark({ table: plan.table, after: { catchup: true } });
+    if (readsTable && plan.catchup) await bookkeeping().moveWatermark({ table: plan.table, after: { catchup: true } });
     while (state.phase !== 'done') {
       await run.queue(state.phase as RowQueue);
       run.next(plan.queues[plan.queues.indexOf(state.phase as RowQueue) + 1]);
@@ -299,7 +299,7 @@ class TableRun {
     const { table, batchSize } = this.plan;
     for (;;) {
       await this.budget();
-      const rowIds = await bookkeeping.queuedRowIds({ table, queue, afterId: this.state.cursor.id, limit: batchSize });
+      const rowIds = await bookkeeping().queuedRowIds({ table, queue, afterId: this.state.cursor.id, limit: batchSize });
       if (rowIds.length === 0) return;
       const key = this.batchKey();
       for (let losses = 0; ; losses++) {

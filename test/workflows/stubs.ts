@@ -194,3 +194,11 @@ export function tableStubs(table: FakeTable, opts: { applyMs?: number; loseClaim
     maxInFlight: () => maxInFlight,
   };
 }
+
+/**
+ * Bookkeeping steps are local activities: at least once, like any activity (a workflow task
+ * that fails, as one completing the run does when another activity's result arrives meanwhile,
+ * runs its local activities again). Their calls as a test compares them: each distinct call
+ * once, in order.
+ */
+export const distinct = (calls: unknown[] | undefined): unknown[] | undefined => calls && [...new Map(calls.map((c) => [JSON.stringify(c), c])).values()];

@@ -7,7 +7,7 @@ import { ids, type CycleSummary, type Direction, type RunSummary } from '../../s
 import { SyncCycleWorkflow } from '../../workflows';
 import { bundleWorkflows } from '../support/workflowBundle';
 import { timeSkippingEnv, withStubWorkers, type CoreStubs, type LegacyStubs } from '../support/workflowEnv';
-import { batchResult, planOf, sleep, summaryOf } from './stubs';
+import { batchResult, distinct, planOf, sleep, summaryOf } from './stubs';
 
 /**
  * SyncCycleWorkflow's own logic, with real child workflows (TableSyncWorkflow,
@@ -163,7 +163,7 @@ it('skips the write-back of a table whose legacy → new failed', async () => {
   expect(err).toBeInstanceOf(WorkflowFailedError);
   const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
   expect(cause.message).toBe('deliveries: legacy table deliveries has no column district');
-  expect(c.calls.recordSkipped).toEqual([
+  expect(distinct(c.calls.recordSkipped)).toEqual([
     { runs: [expect.objectContaining({ table: 'deliveries', direction: 'new-to-legacy', workflowId: ids.tableSync('deliveries', 'new-to-legacy', c.cycleId), reason: 'not started: deliveries legacy-to-new failed in this cycle' })] },
   ]);
   expect(c.log).not.toContain('beginWriteBack');

@@ -22,9 +22,16 @@ async function record(h: SyncHarness, scenario: string, workflowId: string, runI
   const type = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
   if (!type) throw new Error(`${workflowId}: no workflow start in its history`);
   writeHistory(`${scenario}.${type}.json`, history);
-  // What the run did, for the scenario's checks: activity types and the event types.
-  const types = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? temporal.api.enums.v1.EventType[e.eventType ?? 0]);
+  // What the run did, for the scenario's checks: activity types (local ones from their markers) and the event types.
+  const types = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? localActivityType(e) ?? temporal.api.enums.v1.EventType[e.eventType ?? 0]);
   return { types };
+}
+
+/** A local activity's type, from its marker (the SDK core's JSON in the marker's `data` detail). */
+function localActivityType(e: temporal.api.history.v1.IHistoryEvent): string | undefined {
+  const m = e.markerRecordedEventAttributes;
+  const data = m?.markerName === 'core_local_activity' ? m.details?.data?.payloads?.[0]?.data : undefined;
+  return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type: string }).activity_type : undefined;
 }
 
 /** Rows written by the sync itself: the outbox trigger ignores them (as in the consistency tests). */
