@@ -97,19 +97,12 @@ export function createCoreActivities(deps: CoreDeps) {
     async planCycle(input: { tables?: string[]; cycleId: string }): Promise<CycleDraft> {
       for (const t of input.tables ?? []) cfg(t);
       const levels = tableLevels(deps.config, input.tables);
-      const drafts: RunDraft[] = [];
-      const probes: Probe[] = [];
-      for (const table of levels.flat()) {
-        const t = cfg(table);
-        for (const direction of t.directions) {
-          const workflowId = ids.tableSync(table, direction, input.cycleId);
-          const draft = await draftRun(deps.pool, t, { table, direction, kind: 'table', workflowId, parentId: input.cycleId });
-          drafts.push(draft);
-          if (direction === 'legacy-to-new') {
-            probes.push({ table, batchKey: draft.load ? null : `${workflowId}#0`, cursor: draft.cursor, batchSize: draft.batchSize, edges: draft.load || draft.catchup });
-          }
-        }
-      }
+      const runs = levels.flat().flatMap((table) => cfg(table).directions.map((direction) => ({ table, direction, workflowId: ids.tableSync(table, direction, input.cycleId) })));
+      // Side by side: an idle cycle is mostly these reads.
+      const drafts = await Promise.all(runs.map((r) => draftRun(deps.pool, cfg(r.table), { ...r, kind: 'table', parentId: input.cycleId })));
+      const probes: Probe[] = drafts
+        .filter((d) => d.start.direction === 'legacy-to-new')
+        .map((d) => ({ table: d.start.table, batchKey: d.load ? null : `${d.start.workflowId}#0`, cursor: d.cursor, batchSize: d.batchSize, edges: d.load || d.catchup }));
       const parents = Object.fromEntries(levels.flat().map((t) => [t, cfg(t).mapping.parents.map((p) => p.legacyTable).filter((p) => levels.flat().includes(p))]));
       return { levels, parents, drafts, probes };
     },
@@ -121,27 +114,26 @@ export function createCoreActivities(deps: CoreDeps) {
      * decided after it: the merges there may queue orders for it.
      */
     async beginCycleRuns(input: { draft: CycleDraft; probed: { table: string; first: FetchResult | null; edges: TableEdges | null }[] }): Promise<Record<string, CycleRun>> {
-      const runs: Record<string, CycleRun> = {};
       const probed = new Map(input.probed.map((p) => [p.table, p]));
-      for (const draft of input.draft.drafts) {
+      const begin = async (draft: RunDraft, l2n: CycleRun | undefined): Promise<CycleRun> => {
         const { table, direction } = draft.start;
-        const key = `${table} ${direction}`;
-        if (direction === 'new-to-legacy') {
-          const l2n = runs[`${table} legacy-to-new`];
-          runs[key] = l2n && 'plan' in l2n ? { after: draft } : await beginWriteBack(draft);
-          continue;
-        }
+        if (direction === 'new-to-legacy') return l2n && 'plan' in l2n ? { after: draft } : beginWriteBack(draft);
         const p = probed.get(table);
         const first = p?.first ?? null;
         const idle = !draft.load && !draft.catchup && draft.queues.length === 0 && first !== null && (first.count === 0 || (first.done && (await allSeen(table, `${draft.start.workflowId}#0`))));
-        if (idle) {
-          await deps.claims.drop(rawKey(`${draft.start.workflowId}#0`));
-          runs[key] = {
-            summary: await recordEnded(deps.pool, { id: draft.start.workflowId, kind: 'table', table, direction, parentId: draft.start.parentId, status: 'completed', read: first.count, details: { idle: 'nothing new at the source' } }),
-          };
-        } else {
-          runs[key] = { plan: await beginDraft(deps.pool, cfg(table), draft, p?.edges ?? null, first) };
-        }
+        if (!idle) return { plan: await beginDraft(deps.pool, cfg(table), draft, p?.edges ?? null, first) };
+        await deps.claims.drop(rawKey(`${draft.start.workflowId}#0`));
+        return {
+          summary: await recordEnded(deps.pool, { id: draft.start.workflowId, kind: 'table', table, direction, parentId: draft.start.parentId, status: 'completed', read: first.count, details: { idle: 'nothing new at the source' } }),
+        };
+      };
+      const keyOf = (d: RunDraft) => `${d.start.table} ${d.start.direction}`;
+      const runs: Record<string, CycleRun> = {};
+      // Side by side: every legacy → new first, then the write-backs that depend on them.
+      for (const direction of ['legacy-to-new', 'new-to-legacy']) {
+        const drafts = input.draft.drafts.filter((d) => d.start.direction === direction);
+        const begun = await Promise.all(drafts.map((d) => begin(d, runs[`${d.start.table} legacy-to-new`])));
+        drafts.forEach((d, i) => (runs[keyOf(d)] = begun[i]));
       }
       return runs;
     },

@@ -6,6 +6,7 @@ import { loadSyncConfig, type SyncConfig } from '../src/config/tables';
 import { LegacyReadConnection } from '../src/db/legacy';
 import { createPool } from '../src/db/postgres';
 import { createRedis } from '../src/db/redis';
+import { warmUpCp950 } from '../src/encoding/cp950';
 import { loadEudcMap, type EudcMap } from '../src/encoding/eudc';
 import { logger, type Logger } from '../src/logger';
 
@@ -39,6 +40,7 @@ function shared(env: LegacyEnv, overrides: Partial<Shared>): Shared {
   // Configuration first: a bad one fails before any connection is opened.
   const config = overrides.config ?? loadSyncConfig(env.SYNC_TABLES_CONFIG);
   const eudc = overrides.eudc ?? loadEudcMap(env.EUDC_MAP_PATH);
+  warmUpCp950();
   // Redis is a cache here: give up on a command quickly while Redis is away (the activity retries).
   const redis = overrides.redis ?? createRedis(env, { maxRetriesPerRequest: 2 });
   redis.on('error', () => {});

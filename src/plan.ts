@@ -2,7 +2,7 @@ import { minusSeconds } from './capture/legacyReader';
 import type { TableConfig } from './config/tables';
 import type { Queryable } from './db/postgres';
 import type { Cursor, FetchResult, RowQueue, TableSyncPlan, TableSyncStart } from './shared';
-import { hasQueued } from './state/rowQueue';
+import { hasQueued, type QueueName } from './state/rowQueue';
 import { beginRun } from './state/runs';
 import { readWatermark, type Watermark } from './state/watermarks';
 
@@ -50,14 +50,16 @@ export function readingStart(t: TableConfig, w: Watermark): Cursor {
   return t.lookbackSeconds > 0 && ts !== '' ? { ts: minusSeconds(ts, t.lookbackSeconds), id: 0 } : { ts, id: w.cursor.id };
 }
 
+/** The row queues a cycle's run drains after its pages, in this order. */
+const QUEUES: QueueName[] = ['parent', 'repair'];
+
 export async function draftRun(db: Queryable, t: TableConfig, start: TableSyncStart): Promise<RunDraft> {
   const fromStart: Cursor = { ts: '', id: 0 };
   if (start.direction === 'new-to-legacy') return { start, mode: 'timestamp', cursor: fromStart, batchSize: t.batchSize, load: false, catchup: false, queues: [] };
   if (start.queues) return { start, mode: 'timestamp', cursor: { ts: null, id: 0 }, batchSize: t.batchSize, load: false, catchup: false, queues: start.queues };
   if (start.kind === 'backfill') return { start, mode: 'timestamp', cursor: fromStart, batchSize: t.backfillBatchSize, load: true, catchup: false, queues: [] };
-  const w = await readWatermark(db, t.legacyTable, start.direction);
-  const queues: RowQueue[] = [];
-  for (const q of ['parent', 'repair'] as const) if (await hasQueued(db, t.legacyTable, q)) queues.push(q);
+  const [w, ...queued] = await Promise.all([readWatermark(db, t.legacyTable, start.direction), ...QUEUES.map((q) => hasQueued(db, t.legacyTable, q))]);
+  const queues = QUEUES.filter((_, i) => queued[i]);
   if (!w) {
     // Never synced: the whole table, the fast way.
     return { start, mode: 'timestamp', cursor: fromStart, batchSize: t.backfillBatchSize, load: true, catchup: t.changeDetection === 'trigger', queues };
