@@ -18,9 +18,14 @@ const ms = (t: Ts): number => (t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0
 
 const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
 
-/** A local activity's type and run time from its marker (the SDK core's JSON of LocalActivityMarkerData). */
-function localActivity(details: Record<string, { data?: Uint8Array | null }> | null | undefined): { type: string; runMs: number } | null {
-  const data = details?.data?.data;
+/**
+ * A local activity's type and run time from its marker (the SDK core's JSON of
+ * LocalActivityMarkerData, the one payload of its `data` detail). Its times come from the
+ * worker; a run time that comes out negative (the schedule time noted after the completion)
+ * counts as 0: the time is within the workflow task's anyway.
+ */
+function localActivity(details: Record<string, { payloads?: { data?: Uint8Array | null }[] | null }> | null | undefined): { type: string; runMs: number } | null {
+  const data = details?.data?.payloads?.[0]?.data;
   if (!data) return null;
   try {
     const m = JSON.parse(Buffer.from(data).toString('utf8')) as Record<string, unknown>;
@@ -112,7 +117,7 @@ async function walk(client: Client, workflowId: string, runId: string | undefine
         }
         case E.EVENT_TYPE_MARKER_RECORDED: {
           const a = e.markerRecordedEventAttributes;
-          const la = a?.markerName === LOCAL_ACTIVITY_MARKER ? localActivity(a.details as Record<string, { data?: Uint8Array | null }>) : null;
+          const la = a?.markerName === LOCAL_ACTIVITY_MARKER ? localActivity(a.details as Record<string, { payloads?: { data?: Uint8Array | null }[] | null }>) : null;
           if (la) {
             if (!acc.run.has(la.type)) acc.run.set(la.type, []);
             acc.run.get(la.type)!.push(la.runMs);
