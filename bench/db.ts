@@ -39,7 +39,7 @@ export async function createSyncDatabase(stackUrl: string, name: string, log: (l
     if ((err as { code?: string }).code !== '55006') throw err;
     log(`the template database ${template} is in use: creating ${name} empty and applying the migrations`);
     await admin(stackUrl, (c) => c.query(`CREATE DATABASE ${name}`));
-    migrate(url);
+    await migrate(url);
     return url;
   }
   const c = new pg.Client({ connectionString: url });

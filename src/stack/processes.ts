@@ -1,4 +1,4 @@
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawn, spawnSync, type SpawnOptions, type SpawnSyncOptions } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -14,6 +14,23 @@ export function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): s
     throw new StackError(`${path.basename(cmd)} ${args.join(' ')} failed (exit ${r.status}):\n${out}`);
   }
   return String(r.stdout ?? '');
+}
+
+/** As run, without blocking: stacks started side by side (the tests start one per Jest worker) overlap their slow steps. */
+export function runAsync(cmd: string, args: string[], opts: SpawnOptions = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    child.on('error', (err) => reject(new StackError(`cannot run ${cmd}: ${err.message}`)));
+    child.on('close', (status) => {
+      if (status === 0) return resolve(stdout);
+      const out = `${stderr}${stdout}`.trim().split('\n').slice(-15).join('\n');
+      reject(new StackError(`${path.basename(cmd)} ${args.join(' ')} failed (exit ${status}):\n${out}`));
+    });
+  });
 }
 
 export function isExecutable(file: string): boolean {

@@ -1,7 +1,7 @@
 import { PROJECT_ROOT } from '../paths';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { run } from './processes';
+import { run, runAsync } from './processes';
 import { postgresClusterDir, postgresRunning, startPostgres, stopPostgres } from './postgres';
 import { redisRunning, startRedis, stopRedis } from './redis';
 import { endpointsFile, localEndpoints, type StackEndpoints, type StackSettings } from './settings';
@@ -30,6 +30,10 @@ export async function stackUp(s: StackSettings, log: (line: string) => void = ()
     log(`postgres: starting on 127.0.0.1:${s.pgPort}`);
     startPostgres(s);
   }
+  // Prisma's migrate takes seconds: it runs while Redis and Temporal start.
+  log('postgres: applying migrations (prisma migrate deploy)');
+  const migrated = migrate(endpoints.DATABASE_URL);
+  migrated.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
   if (!s.external.redisUrl) {
     log(`redis: starting on 127.0.0.1:${s.redisPort}`);
     await startRedis(s);
@@ -40,8 +44,7 @@ export async function stackUp(s: StackSettings, log: (line: string) => void = ()
   } else {
     registerSearchAttributes(s, s.external.temporalAddress);
   }
-  log('postgres: applying migrations (prisma migrate deploy)');
-  migrate(endpoints.DATABASE_URL);
+  await migrated;
   // Only what is known: an external Temporal has no local Web UI (null is not a setting).
   writeFileSync(endpointsFile(s), JSON.stringify(Object.fromEntries(Object.entries(endpoints).filter(([, v]) => v !== null)), null, 2));
   return endpoints;
@@ -74,8 +77,8 @@ export function stackStatus(s: StackSettings): StackStatus {
 }
 
 /** Applies the committed migrations with Prisma's Wasm schema engine (prisma.config.ts). */
-export function migrate(databaseUrl: string): void {
-  run(process.execPath, [path.join('node_modules', 'prisma', 'build', 'index.js'), 'migrate', 'deploy'], {
+export async function migrate(databaseUrl: string): Promise<void> {
+  await runAsync(process.execPath, [path.join('node_modules', 'prisma', 'build', 'index.js'), 'migrate', 'deploy'], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, DATABASE_URL: databaseUrl, PRISMA_HIDE_UPDATE_MESSAGE: '1' },
   });
