@@ -31,6 +31,11 @@ type Reply = { ok: true; page: PreparedPage } | { ok: false; message: string; st
 const THREAD_SCRIPT = 'loadThreads.js';
 /** More threads than this do not help: PostgreSQL and the loading thread need the other cores. */
 const MAX_THREADS = 2;
+/**
+ * A thread's young generation: a page's objects die young, and V8's default lets each
+ * thread's young generation grow to tens of MB before it collects, per thread.
+ */
+const THREAD_YOUNG_MB = 8;
 
 export class PagePreparers {
   private readonly threads: Worker[] = [];
@@ -47,7 +52,7 @@ export class PagePreparers {
     const count = cfg.mapping.naturalKey ? 1 : Math.max(1, Math.min(MAX_THREADS, os.availableParallelism()));
     const start: Start = { tables: config.tables.map(({ mapping: _m, rules: _r, ...raw }) => raw), table: cfg.legacyTable, eudc, parents };
     for (let i = 0; i < count; i++) {
-      const w = new Worker(script, { workerData: start });
+      const w = new Worker(script, { workerData: start, resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_MB } });
       const queue: { resolve: (p: PreparedPage) => void; reject: (e: Error) => void }[] = [];
       this.waiting.set(w, queue);
       w.on('message', (r: Reply) => {
