@@ -1,9 +1,8 @@
-import type { WorkflowBundle } from '@temporalio/worker';
 import * as workflows from '../../workflows';
 import { bundleWorkflows } from '../support/workflowBundle';
 import { quietRuntime } from '../support/workflowEnv';
 import { readHistories } from './historyFiles';
-import { replay } from './replayer';
+import { replayAll } from './replayer';
 
 /**
  * Determinism: every recorded history (test/replay/histories, from real runs) replays on the
@@ -13,16 +12,16 @@ import { replay } from './replayer';
  */
 
 const histories = readHistories();
-let bundle: WorkflowBundle;
+let outcomes: (Error | null)[];
 beforeAll(async () => {
   quietRuntime();
-  bundle = await bundleWorkflows();
+  outcomes = await replayAll(await bundleWorkflows(), histories);
 });
 
 it('has a recorded history of every workflow type the worker runs', () => {
   expect([...new Set(histories.map((h) => h.workflowType))].sort()).toEqual(Object.keys(workflows).sort());
 });
 
-it.each(histories.map((h) => [h.workflowType, h.file, h] as const))('%s replays %s', async (_type, _file, h) => {
-  await replay(bundle, h);
+it.each(histories.map((h, i) => [h.workflowType, h.file, i] as const))('%s replays %s', (_type, _file, i) => {
+  if (outcomes[i]) throw outcomes[i];
 });
