@@ -46,6 +46,14 @@ export function bookkeeping(): CoreActivities {
   return patched(LOCAL_BOOKKEEPING) ? localBookkeeping : remoteBookkeeping;
 }
 
+/**
+ * Steps of an operator's run (a check, a rollback, a review) that may take seconds (counting
+ * a table, selecting a rollback, applying a resolution, pausing the schedule): activities,
+ * never local, because a workflow task held open by a local activity keeps the run from
+ * answering its queries and updates until it ends.
+ */
+export const operatorSteps = remoteBookkeeping;
+
 /** Steps that walk many rows (a consistency chunk, a rollback page); they heartbeat. */
 export const longSteps = proxyActivities<CoreActivities>({
   startToCloseTimeout: '10 minutes',

@@ -2,7 +2,7 @@ import { allHandlersFinished, ApplicationFailure, condition, setHandler, upsertS
 import { ids, resolveConflictUpdate, reviewQuery, type ConflictResolution, type ConflictReviewInput, type ConflictReviewResult } from '../src/shared';
 import { rootMessage } from '../src/temporal/failures';
 import { SyncOutcome, SyncTable } from '../src/temporal/searchAttributes';
-import { bookkeeping } from './activities';
+import { bookkeeping, operatorSteps } from './activities';
 import { recordedRun } from './runs';
 import { writeBackBatch } from './writeBack';
 
@@ -55,7 +55,7 @@ async function resolve(input: ConflictReviewInput, resolution: ConflictResolutio
   const runId = ids.resolution(input.conflictId);
   await bookkeeping().beginRun({ runId, kind: 'resolution', details: { conflictId: input.conflictId, table: input.table, legacyId: input.legacyId } });
   const { value } = await recordedRun(runId, async () => {
-    const resolved = await bookkeeping().applyResolution({ conflictId: input.conflictId, table: input.table, resolution, runId });
+    const resolved = await operatorSteps.applyResolution({ conflictId: input.conflictId, table: input.table, resolution, runId });
     if (resolved.writeBack && resolved.newId !== null) await writeBackBatch(`${runId}#1`, runId, { orderIds: [resolved.newId] });
     return resolved;
   });

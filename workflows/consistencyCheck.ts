@@ -12,7 +12,7 @@ import {
 } from '../src/shared';
 import { rootMessage } from '../src/temporal/failures';
 import { SyncRows } from '../src/temporal/searchAttributes';
-import { bookkeeping, legacy, longSteps } from './activities';
+import { bookkeeping, operatorSteps, legacy, longSteps } from './activities';
 import { recordedRun } from './runs';
 import { QueueSyncWorkflow } from './tableSync';
 
@@ -131,7 +131,7 @@ async function check(checkId: string, state: CheckState, opts: ConsistencyCheckI
       const table = state.tables[state.tableIndex];
       if (!state.current) {
         const legacyRows = await legacy.countLegacy({ table });
-        state.current = emptyTable(table, state.newTables[table] ?? '', await bookkeeping().countNew({ table, legacy: legacyRows }));
+        state.current = emptyTable(table, state.newTables[table] ?? '', await operatorSteps.countNew({ table, legacy: legacyRows }));
       }
       if (chunksThisRun >= CHUNKS_PER_RUN) await continueAsNew<typeof ConsistencyCheckWorkflow>({ ...opts, resume: state });
       const batchKey = `${checkId}#${state.phase}#${table}#${state.current.chunks}`;

@@ -2,7 +2,7 @@ import { ApplicationFailure, continueAsNew, proxyActivities, setHandler, upsertS
 import type { CoreActivities } from '../activities/core';
 import { rollbackProgressQuery, type RollbackInput, type RollbackPageResult, type RollbackRequest, type RollbackResult, type RollbackState } from '../src/shared';
 import { SyncOutcome, SyncRows } from '../src/temporal/searchAttributes';
-import { bookkeeping, legacy, longSteps } from './activities';
+import { bookkeeping, operatorSteps, legacy, longSteps } from './activities';
 import { recordedRun } from './runs';
 import { startReviews } from './tableSync';
 
@@ -68,13 +68,13 @@ export async function RollbackWorkflow(input: RollbackInput): Promise<RollbackRe
     try {
       if (!dryRun) {
         // No new cycle starts while rows are restored; one already running is waited for.
-        paused = await bookkeeping().pauseSyncSchedule({ note: `paused by rollback ${rollbackId}` });
+        paused = await operatorSteps.pauseSyncSchedule({ note: `paused by rollback ${rollbackId}` });
         await quiet.waitForQuietSync({ rollbackId, runId: input.runId });
       }
-      begun = await bookkeeping().beginRollback({ rollbackId, request });
+      begun = await operatorSteps.beginRollback({ rollbackId, request });
     } catch (err) {
       // Nothing was restored (an unknown run, a cycle that would not finish): the schedule goes back as it was.
-      if (paused === 'paused') await bookkeeping().resumeSyncSchedule({ note: `rollback ${rollbackId} failed before restoring anything` });
+      if (paused === 'paused') await operatorSteps.resumeSyncSchedule({ note: `rollback ${rollbackId} failed before restoring anything` });
       throw err;
     }
     state = {
@@ -126,9 +126,9 @@ export async function RollbackWorkflow(input: RollbackInput): Promise<RollbackRe
       await restore();
       await bookkeeping().finishRollbackCounts({ rollbackId, rows: r.rows, restored: r.restored, conflicts: r.conflictCount });
       // Conflicts whose resolution was undone wait for review again.
-      await startReviews(await bookkeeping().reopenedReviews({ selection: r.selection }));
+      await startReviews(await operatorSteps.reopenedReviews({ selection: r.selection }));
     });
-    if (input.resumeSchedule === true) r.schedule.resumed = await bookkeeping().resumeSyncSchedule({ note: `resumed after rollback ${rollbackId}` });
+    if (input.resumeSchedule === true) r.schedule.resumed = await operatorSteps.resumeSyncSchedule({ note: `resumed after rollback ${rollbackId}` });
   }
   upsertSearchAttributes([
     { key: SyncRows, value: r.restored },
