@@ -65,7 +65,7 @@ export const planKey = (batchKey: string) => `${batchKey}:plan`;
 
 export function createCoreActivities(deps: CoreDeps) {
   const cfg = (table: string) => tableConfig(deps.config, table);
-  const log = (table: string, batchKey?: string) => deps.log.child({ table, batch: batchKey, runId: batchKey?.split('#')[0] });
+  const log = (table: string, batchKey?: string) => deps.log.child({ table, batch: batchKey, runId: batchKey?.split(/[@#]/)[0] });
 
   /**
    * Whether a captured first page holds nothing the sync has not seen: every row's content and

@@ -124,12 +124,20 @@ const claimGone = (err: unknown) => err instanceof ActivityFailure && err.cause 
 
 class TableRun {
   private batchesThisRun = 0;
+  /**
+   * What the run's batch keys begin with: its run id, and for a backfill its execution too. A
+   * table's backfill has the same workflow id (its run id) each time: without the execution, a
+   * backfill started again would find the last one's batches applied (once per key) and do nothing.
+   */
+  private readonly keyPrefix: string;
 
   constructor(
     private readonly plan: TableSyncPlan,
     private readonly state: TableSyncState,
     private readonly input: TableSyncInput,
-  ) {}
+  ) {
+    this.keyPrefix = plan.kind === 'backfill' ? `${plan.runId}@${workflowInfo().firstExecutionRunId}` : plan.runId;
+  }
 
   next(phase: TableSyncState['phase'] | undefined): void {
     this.state.phase = phase ?? 'done';
@@ -143,7 +151,7 @@ class TableRun {
   }
 
   private batchKey(no = this.state.progress.batches): string {
-    return `${this.plan.runId}#${no}`;
+    return `${this.keyPrefix}#${no}`;
   }
 
   /** Applies a captured batch, its counts into the progress; false when its claim vanished (capture again). */
