@@ -46,14 +46,25 @@ const screen = (raw: string) =>
     .replace(/\r\n/g, '\n')
     .replace(/\r/g, '\n');
 
-/** The program on a pseudo-terminal (stdout and stderr both): its exit code and the screen. */
-function inTerminal(args: string[], vars: Record<string, string | undefined>, prefix: string[] = [], timeoutMs = 120_000): Promise<{ code: number | null; screen: string }> {
-  const command = [...prefix, process.execPath, CLI, ...args].map(quote).join(' ');
+/**
+ * The program on a pseudo-terminal (stdout and stderr both): its exit code and the screen.
+ * With `ctrlC`, Ctrl-C is typed once the screen shows it (the terminal sends SIGINT).
+ */
+function inTerminal(args: string[], vars: Record<string, string | undefined>, ctrlC?: RegExp, timeoutMs = 120_000): Promise<{ code: number | null; screen: string }> {
+  const command = [process.execPath, CLI, ...args].map(quote).join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qefc', command, '/dev/null'], { env: cliEnv(vars), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qefc', command, '/dev/null'], { env: cliEnv(vars), stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    let typed = false;
+    const seen = (d: string) => {
+      out += d;
+      if (ctrlC && !typed && ctrlC.test(screen(out))) {
+        typed = true;
+        child.stdin.write('\x03');
+      }
+    };
+    child.stdout.setEncoding('utf8').on('data', seen);
+    child.stderr.setEncoding('utf8').on('data', seen);
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -98,10 +109,11 @@ describe('log format', () => {
   });
 
   it('is pretty on a terminal', async () => {
-    // The worker stops on SIGINT after a few seconds, logging as it goes.
-    const r = await inTerminal(['worker'], env(), ['timeout', '-s', 'INT', '12']);
+    // Stopped with Ctrl-C once it has started, logging as it goes.
+    const r = await inTerminal(['worker'], env(), /INFO: worker started/);
     expect(r.screen).toMatch(/^\[\d\d:\d\d:\d\d\] INFO: worker started/m);
-    expect(r.screen).toMatch(/^\[\d\d:\d\d:\d\d\] INFO: worker stopped/m);
+    // The terminal echoes the Ctrl-C (^C) where the cursor was.
+    expect(r.screen).toMatch(/^(\^C)?\[\d\d:\d\d:\d\d\] INFO: worker stopped/m);
     expect(r.screen).not.toContain('"level"');
   });
 

@@ -1,5 +1,5 @@
 import * as workflows from '../../workflows';
-import { bundleWorkflows } from '../support/workflowBundle';
+import { workflowsBundle } from '../support/workflowBundle';
 import { quietRuntime } from '../support/workflowEnv';
 import { readHistories } from './historyFiles';
 import { replayAll } from './replayer';
@@ -15,7 +15,7 @@ const histories = readHistories();
 let outcomes: (Error | null)[];
 beforeAll(async () => {
   quietRuntime();
-  outcomes = await replayAll(await bundleWorkflows(), histories);
+  outcomes = await replayAll(await workflowsBundle(), histories);
 });
 
 it('has a recorded history of every workflow type the worker runs', () => {

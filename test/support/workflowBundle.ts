@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 
@@ -16,4 +17,14 @@ const quiet = { log() {}, info() {}, warn() {}, error: console.error, debug() {}
  */
 export function bundleWorkflows(workflowsPath: string = WORKFLOWS): Promise<WorkflowBundle> {
   return bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: [WORKFLOW_INTERCEPTORS], logger: quiet });
+}
+
+/**
+ * The workflows' bundle for a test file: the one `npm test` built once for the whole run
+ * (test/support/globalSetup.ts, TEST_WORKFLOW_BUNDLE), or one built now when the file runs
+ * on its own project (`npm run test:workflows`, `npm run test:replay`).
+ */
+export async function workflowsBundle(): Promise<WorkflowBundle> {
+  const built = process.env.TEST_WORKFLOW_BUNDLE;
+  return built && existsSync(built) ? { code: readFileSync(built, 'utf8') } : bundleWorkflows();
 }

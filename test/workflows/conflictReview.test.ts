@@ -3,7 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { resolveConflictUpdate, reviewQuery, type ConflictResolution } from '../../src/shared';
 import { ConflictReviewWorkflow } from '../../workflows';
-import { bundleWorkflows } from '../support/workflowBundle';
+import { workflowsBundle } from '../support/workflowBundle';
 import { gate, timeSkippingEnv, until, withStubWorkers, type CoreStubs, type LegacyStubs } from '../support/workflowEnv';
 import { batchResult, summaryOf } from './stubs';
 
@@ -16,7 +16,7 @@ import { batchResult, summaryOf } from './stubs';
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundle;
 beforeAll(async () => {
-  [env, bundle] = await Promise.all([timeSkippingEnv(), bundleWorkflows()]);
+  [env, bundle] = await Promise.all([timeSkippingEnv(), workflowsBundle()]);
 });
 afterAll(async () => env?.teardown());
 

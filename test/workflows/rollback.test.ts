@@ -3,7 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundle } from '@temporalio/worker';
 import type { RollbackPageResult, RollbackSelection } from '../../src/shared';
 import { RollbackWorkflow } from '../../workflows';
-import { bundleWorkflows } from '../support/workflowBundle';
+import { workflowsBundle } from '../support/workflowBundle';
 import { timeSkippingEnv, withStubWorkers, type CoreStubs } from '../support/workflowEnv';
 import { summaryOf } from './stubs';
 
@@ -16,7 +16,7 @@ import { summaryOf } from './stubs';
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundle;
 beforeAll(async () => {
-  [env, bundle] = await Promise.all([timeSkippingEnv(), bundleWorkflows()]);
+  [env, bundle] = await Promise.all([timeSkippingEnv(), workflowsBundle()]);
 });
 afterAll(async () => env?.teardown());
 

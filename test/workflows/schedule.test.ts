@@ -3,7 +3,7 @@ import type { WorkflowBundle } from '@temporalio/worker';
 import { loadLegacyEnv } from '../../src/config/env';
 import { ids, SCHEDULE_ID } from '../../src/shared';
 import { createOrUpdateSchedule } from '../../src/temporal/schedule';
-import { bundleWorkflows } from '../support/workflowBundle';
+import { workflowsBundle } from '../support/workflowBundle';
 import { devServerEnv, gate, until, withStubWorkers, type CoreStubs } from '../support/workflowEnv';
 
 /**
@@ -15,7 +15,7 @@ import { devServerEnv, gate, until, withStubWorkers, type CoreStubs } from '../s
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundle;
 beforeAll(async () => {
-  [env, bundle] = await Promise.all([devServerEnv(), bundleWorkflows()]);
+  [env, bundle] = await Promise.all([devServerEnv(), workflowsBundle()]);
 });
 afterAll(async () => env?.teardown());
 

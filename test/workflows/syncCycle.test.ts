@@ -5,7 +5,7 @@ import type { CycleDraft, CycleRun } from '../../activities/core';
 import type { RunDraft } from '../../src/plan';
 import { ids, type CycleSummary, type Direction, type RunSummary } from '../../src/shared';
 import { SyncCycleWorkflow } from '../../workflows';
-import { bundleWorkflows } from '../support/workflowBundle';
+import { workflowsBundle } from '../support/workflowBundle';
 import { timeSkippingEnv, withStubWorkers, type CoreStubs, type LegacyStubs } from '../support/workflowEnv';
 import { batchResult, distinct, planOf, sleep, summaryOf } from './stubs';
 
@@ -18,7 +18,7 @@ import { batchResult, distinct, planOf, sleep, summaryOf } from './stubs';
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundle;
 beforeAll(async () => {
-  [env, bundle] = await Promise.all([timeSkippingEnv(), bundleWorkflows()]);
+  [env, bundle] = await Promise.all([timeSkippingEnv(), workflowsBundle()]);
 });
 afterAll(async () => env?.teardown());
 

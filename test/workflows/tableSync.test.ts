@@ -5,7 +5,7 @@ import type { WorkflowBundle } from '@temporalio/worker';
 import { progressQuery } from '../../src/shared';
 import { BackfillWorkflow, TableSyncWorkflow } from '../../workflows';
 import { LOAD_ATTEMPTS } from '../../workflows/tableSync';
-import { bundleWorkflows } from '../support/workflowBundle';
+import { workflowsBundle } from '../support/workflowBundle';
 import { gate, timeSkippingEnv, until, withStubWorkers } from '../support/workflowEnv';
 import { cursorOf, distinct, FakeTable, planOf, range, sleep, tableStubs } from './stubs';
 
@@ -18,7 +18,7 @@ import { cursorOf, distinct, FakeTable, planOf, range, sleep, tableStubs } from 
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundle;
 beforeAll(async () => {
-  [env, bundle] = await Promise.all([timeSkippingEnv(), bundleWorkflows()]);
+  [env, bundle] = await Promise.all([timeSkippingEnv(), workflowsBundle()]);
 });
 afterAll(async () => env?.teardown());
 
