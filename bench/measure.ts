@@ -254,3 +254,6 @@ export function machineInfo(root: string): MachineInfo {
     loadAverage: os.loadavg().map((l) => round(l, 2)),
   };
 }
+
+/** A rate drop in words: '12 % slower', or '4.8 % faster' for a negative drop. */
+export const slowerOrFaster = (dropPct: number): string => (dropPct < 0 ? `${-dropPct} % faster` : `${dropPct} % slower`);

@@ -1,5 +1,5 @@
 import type { Breakdown } from './history';
-import type { CpuSplit } from './measure';
+import { slowerOrFaster, type CpuSplit } from './measure';
 import type { BenchResults, ProcessUse } from './run';
 
 /** The bench's results as a table on stdout and as the Markdown kept in bench/results/. */
@@ -227,7 +227,7 @@ export function markdownReport(r: BenchResults): string {
       ]),
     );
     lines.push('');
-    lines.push(`Spread of the peaks: ${r.scale.memorySpreadPct ?? 'n/a'} %; the largest size ran ${r.scale.rateDropPct ?? 'n/a'} % slower than the smallest.`);
+    lines.push(`Spread of the peaks: ${r.scale.memorySpreadPct ?? 'n/a'} %; the largest size ran ${r.scale.rateDropPct == null ? 'n/a' : slowerOrFaster(r.scale.rateDropPct)} than the smallest.`);
   }
   lines.push('');
   return lines.join('\n');
