@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { RawPage } from '../capture/legacyReader';
 import type { SyncConfig, TableConfig } from '../config/tables';
+import { inTransaction } from '../db/postgres';
 import type { EudcMap } from '../encoding/eudc';
 import type { BatchResult } from '../shared';
 import { claimBatch, finishBatch } from '../state/batches';
@@ -59,89 +60,93 @@ export async function loadEmptyTable(
   pages: LoadSource,
   ctx: { runId: string; batchKey: string; progress: (read: number) => void },
 ): Promise<BatchResult | null> {
+  try {
+    return await inTransaction(pool, (client) => loadInTransaction(client, config, cfg, eudc, pages, ctx));
+  } catch (err) {
+    // Rolled back, batch claim and all: the caller loads page by page.
+    if (err instanceof TableNotEmpty) return null;
+    throw err;
+  }
+}
+
+/** The new table was found not empty once locked: the load's transaction is rolled back. */
+class TableNotEmpty extends Error {}
+
+async function loadInTransaction(
+  client: pg.PoolClient,
+  config: SyncConfig,
+  cfg: TableConfig,
+  eudc: EudcMap,
+  pages: LoadSource,
+  ctx: { runId: string; batchKey: string; progress: (read: number) => void },
+): Promise<BatchResult> {
   const mapping = cfg.mapping;
   const table = mapping.newTable;
-  const client = await pool.connect();
+  const prior = await claimBatch(client, { key: ctx.batchKey, runId: ctx.runId, table: mapping.legacyTable, direction: DIRECTION });
+  if (prior) return prior;
+  await asSync(client);
+  if (!(await lockEmpty(client, table, mapping.legacyTable))) throw new TableNotEmpty(`${table} is not empty`);
+  const replica = await skipRowTriggers(client, table);
+  const indexes = await dropIndexes(client, table);
+  const parents = await parentIds(client, cfg, replica);
+  // What row states are left are stale (a load rolled back leaves them): the load reads every row again.
+  await client.query(`DELETE FROM sync_row_state WHERE table_name = $1`, [mapping.legacyTable]);
+  const firstId = Number((await client.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence($1, 'id')) AS id`, [table])).rows[0].id);
+  let nextId = firstId;
+
+  const columns = loadColumns(cfg);
+  const totals = { read: 0, written: 0, heldBack: 0, waiting: 0, lastLegacyId: 0 };
+  const preparers = new PagePreparers(config, cfg, eudc, parents);
   try {
-    await client.query('BEGIN');
-    const prior = await claimBatch(client, { key: ctx.batchKey, runId: ctx.runId, table: mapping.legacyTable, direction: DIRECTION });
-    if (prior) {
-      await client.query('COMMIT');
-      return prior;
-    }
-    await asSync(client);
-    if (!(await lockEmpty(client, table, mapping.legacyTable))) {
-      await client.query('ROLLBACK');
-      return null;
-    }
-    const replica = await skipRowTriggers(client, table);
-    const indexes = await dropIndexes(client, table);
-    const parents = await parentIds(client, cfg, replica);
-    // What row states are left are stale (a load rolled back leaves them): the load reads every row again.
-    await client.query(`DELETE FROM sync_row_state WHERE table_name = $1`, [mapping.legacyTable]);
-    const firstId = Number((await client.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence($1, 'id')) AS id`, [table])).rows[0].id);
-    let nextId = firstId;
-
-    const columns = loadColumns(cfg);
-    const totals = { read: 0, written: 0, heldBack: 0, waiting: 0, lastLegacyId: 0 };
-    const preparers = new PagePreparers(config, cfg, eudc, parents);
-    try {
-      // Pages being prepared on other threads while this one writes: each thread one ahead.
-      const ahead: Promise<PreparedPage>[] = [];
-      let more = true;
-      const fill = async () => {
-        while (more && ahead.length < preparers.depth) {
-          const page = await pages.next();
-          if (!page) more = false;
-          else ahead.push(handled(preparers.prepare(page)));
-        }
-      };
-      let writing: Promise<void> | null = null;
-      for (await fill(); ahead.length > 0; await fill()) {
-        const p = await ahead.shift()!;
-        // Ids in the order the rows are written: the load's rows are one range, firstId..
-        const rows = Buffer.from(p.rows.buffer, p.rows.byteOffset, p.rows.byteLength);
-        for (const at of p.idAt) rows.writeInt32BE(nextId++, at);
-        totals.read += p.count;
-        totals.written += p.idAt.length;
-        totals.heldBack += p.held.length;
-        totals.waiting += p.waiting.length;
-        totals.lastLegacyId = Math.max(totals.lastLegacyId, p.lastId);
-        // One page in PostgreSQL's hands while the next ones are prepared.
-        await writing;
-        writing = handled(writePage(client, mapping.legacyTable, table, columns, rows, p, ctx.runId));
-        ctx.progress(totals.read);
+    // Pages being prepared on other threads while this one writes: each thread one ahead.
+    const ahead: Promise<PreparedPage>[] = [];
+    let more = true;
+    const fill = async () => {
+      while (more && ahead.length < preparers.depth) {
+        const page = await pages.next();
+        if (!page) more = false;
+        else ahead.push(handled(preparers.prepare(page)));
       }
-      await writing;
-    } finally {
-      await preparers.close();
-    }
-
-    if (nextId > firstId) await client.query(`SELECT setval(pg_get_serial_sequence($1, 'id'), $2)`, [table, nextId - 1]);
-    await rebuildIndexes(client, indexes);
-    await journalInsertedRange(client, { runId: ctx.runId, batchKey: ctx.batchKey, table, firstId, lastId: nextId - 1 });
-    const result: BatchResult = {
-      read: totals.read,
-      written: totals.written,
-      deleted: 0,
-      unchanged: 0,
-      heldBack: totals.heldBack,
-      conflicts: 0,
-      waiting: totals.waiting,
-      cursor: { ts: null, id: totals.lastLegacyId },
-      replayed: false,
-      reviews: [],
     };
-    await finishBatch(client, ctx.batchKey, result);
-    await addBatchCounts(client, ctx.runId, result);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
+    let writing: Promise<void> | null = null;
+    for (await fill(); ahead.length > 0; await fill()) {
+      const p = await ahead.shift()!;
+      // Ids in the order the rows are written: the load's rows are one range, firstId..
+      const rows = Buffer.from(p.rows.buffer, p.rows.byteOffset, p.rows.byteLength);
+      for (const at of p.idAt) rows.writeInt32BE(nextId++, at);
+      totals.read += p.count;
+      totals.written += p.idAt.length;
+      totals.heldBack += p.held.length;
+      totals.waiting += p.waiting.length;
+      totals.lastLegacyId = Math.max(totals.lastLegacyId, p.lastId);
+      // One page in PostgreSQL's hands while the next ones are prepared.
+      await writing;
+      writing = handled(writePage(client, mapping.legacyTable, table, columns, rows, p, ctx.runId));
+      ctx.progress(totals.read);
+    }
+    await writing;
   } finally {
-    client.release();
+    await preparers.close();
   }
+
+  if (nextId > firstId) await client.query(`SELECT setval(pg_get_serial_sequence($1, 'id'), $2)`, [table, nextId - 1]);
+  await rebuildIndexes(client, indexes);
+  await journalInsertedRange(client, { runId: ctx.runId, batchKey: ctx.batchKey, table, firstId, lastId: nextId - 1 });
+  const result: BatchResult = {
+    read: totals.read,
+    written: totals.written,
+    deleted: 0,
+    unchanged: 0,
+    heldBack: totals.heldBack,
+    conflicts: 0,
+    waiting: totals.waiting,
+    cursor: { ts: null, id: totals.lastLegacyId },
+    replayed: false,
+    reviews: [],
+  };
+  await finishBatch(client, ctx.batchKey, result);
+  await addBatchCounts(client, ctx.runId, result);
+  return result;
 }
 
 /** The promise, its failure seen by whoever awaits it later (not reported as unhandled meanwhile, should something else fail first). */

@@ -9,11 +9,14 @@ export class StackError extends Error {}
 export function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
   if (r.error) throw new StackError(`cannot run ${cmd}: ${r.error.message}`);
-  if (r.status !== 0) {
-    const out = `${r.stderr ?? ''}${r.stdout ?? ''}`.trim().split('\n').slice(-15).join('\n');
-    throw new StackError(`${path.basename(cmd)} ${args.join(' ')} failed (exit ${r.status}):\n${out}`);
-  }
+  if (r.status !== 0) throw failed(cmd, args, r.status, `${r.stderr ?? ''}${r.stdout ?? ''}`);
   return String(r.stdout ?? '');
+}
+
+/** A command that exited non-zero, with the last lines of what it printed. */
+function failed(cmd: string, args: string[], status: number | null, output: string): StackError {
+  const out = output.trim().split('\n').slice(-15).join('\n');
+  return new StackError(`${path.basename(cmd)} ${args.join(' ')} failed (exit ${status}):\n${out}`);
 }
 
 /** As run, without blocking: stacks started side by side (the tests start one per Jest worker) overlap their slow steps. */
@@ -26,9 +29,8 @@ export function runAsync(cmd: string, args: string[], opts: SpawnOptions = {}): 
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
     child.on('error', (err) => reject(new StackError(`cannot run ${cmd}: ${err.message}`)));
     child.on('close', (status) => {
-      if (status === 0) return resolve(stdout);
-      const out = `${stderr}${stdout}`.trim().split('\n').slice(-15).join('\n');
-      reject(new StackError(`${path.basename(cmd)} ${args.join(' ')} failed (exit ${status}):\n${out}`));
+      if (status === 0) resolve(stdout);
+      else reject(failed(cmd, args, status, `${stderr}${stdout}`));
     });
   });
 }

@@ -6,7 +6,7 @@ import { loadEudcMap } from '../../src/encoding/eudc';
 import { encodeCp950 } from '../../src/encoding/cp950';
 import { createCoreActivities, createLegacyActivities } from '../../activities';
 import type { BatchResult } from '../../src/shared';
-import { configWith, count, startHarness, type SyncHarness } from '../support/syncHarness';
+import { configWith, count, legacyCount, startHarness, type SyncHarness } from '../support/syncHarness';
 
 const eudc = loadEudcMap();
 const cp950 = (s: string) => {
@@ -26,14 +26,7 @@ describe('new → legacy write-back for deliveries', () => {
   });
   afterAll(async () => h?.close());
 
-  const legacyCount = () => {
-    const db = new Database(h.legacyPath, { readonly: true });
-    try {
-      return (db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number }).n;
-    } finally {
-      db.close();
-    }
-  };
+  const legacyDeliveries = () => legacyCount(h.legacyPath, 'deliveries');
   const legacyRow = (id: number) => {
     const db = new Database(h.legacyPath, { readonly: true });
     try {
@@ -52,12 +45,12 @@ describe('new → legacy write-back for deliveries', () => {
     ).rows[0].id as number;
 
   it('writes an order created in PostgreSQL to legacy with the right bytes, and gives it its legacy_id', async () => {
-    const before = legacyCount();
+    const before = legacyDeliveries();
     const id = await newOrder('請堃先生收 上午十點前');
     await h.runCycle(['deliveries']);
     const order = (await h.pool.query('SELECT legacy_id, customer_id FROM orders WHERE id = $1', [id])).rows[0];
     expect(order.legacy_id).not.toBeNull();
-    expect(legacyCount()).toBe(before + 1);
+    expect(legacyDeliveries()).toBe(before + 1);
     const row = legacyRow(order.legacy_id);
     const clientLegacy = (await h.pool.query('SELECT legacy_id FROM customers WHERE id = $1', [customerId])).rows[0].legacy_id;
     expect(row.client_id).toBe(clientLegacy);
@@ -72,10 +65,10 @@ describe('new → legacy write-back for deliveries', () => {
   });
 
   it('holds back an order with a character outside CP950 and the EUDC map, and leaves legacy untouched', async () => {
-    const before = legacyCount();
+    const before = legacyDeliveries();
     const id = await newOrder('客戶說 😀 很好');
     await h.runCycle(['deliveries']);
-    expect(legacyCount()).toBe(before);
+    expect(legacyDeliveries()).toBe(before);
     const held = await h.pool.query(`SELECT reason_kind, reason FROM sync_held_back WHERE direction = 'new-to-legacy' AND row_id = $1`, [id]);
     expect(held.rows).toEqual([{ reason_kind: 'encode', reason: expect.stringMatching(/notes: character '😀' \(U\+1F600\)/) }]);
     expect((await h.pool.query('SELECT legacy_id FROM orders WHERE id = $1', [id])).rows[0].legacy_id).toBeNull();
@@ -84,11 +77,11 @@ describe('new → legacy write-back for deliveries', () => {
   it('does not ping-pong: cycles with no change leave the journal and legacy as they are', async () => {
     await h.runCycle();
     const journal = await count(h.pool, 'SELECT count(*) FROM sync_journal');
-    const legacy = legacyCount();
+    const legacy = legacyDeliveries();
     await h.runCycle();
     await h.runCycle();
     expect(await count(h.pool, 'SELECT count(*) FROM sync_journal')).toBe(journal);
-    expect(legacyCount()).toBe(legacy);
+    expect(legacyDeliveries()).toBe(legacy);
     expect(await count(h.pool, 'SELECT count(*) FROM sync_order_outbox WHERE processed_at IS NULL')).toBe(0);
   });
 
@@ -131,7 +124,7 @@ describe('new → legacy write-back for deliveries', () => {
 
   it('waits out a legacy file locked by another process, then writes', async () => {
     h.setConfig(configWith(() => {}));
-    const before = legacyCount();
+    const before = legacyDeliveries();
     // Another process holds the write lock longer than the busy timeout: the activity fails
     // with SQLITE_BUSY, Temporal retries it, and it succeeds once the lock is gone.
     const locker = spawn(process.execPath, [
@@ -143,11 +136,11 @@ describe('new → legacy write-back for deliveries', () => {
     const started = Date.now();
     await h.runCycle(['deliveries']);
     expect(Date.now() - started).toBeGreaterThan(5000);
-    expect(legacyCount()).toBe(before + 1);
+    expect(legacyDeliveries()).toBe(before + 1);
   });
 
   it('never writes a second legacy row when the worker dies between the legacy write and the PostgreSQL commit', async () => {
-    const before = legacyCount();
+    const before = legacyDeliveries();
     const id = await newOrder('中途當機');
     const core = createCoreActivities(h.workers!.core!);
     const legacy = createLegacyActivities(h.workers!.legacy!);
@@ -156,21 +149,21 @@ describe('new → legacy write-back for deliveries', () => {
     await env.run(core.planWriteBack, { batchKey, batchSize: 100 });
     // The first attempt wrote legacy, then died before PostgreSQL committed.
     await env.run(legacy.writeLegacy, { batchKey });
-    expect(legacyCount()).toBe(before + 1);
+    expect(legacyDeliveries()).toBe(before + 1);
     const first = await h.workers!.core!.claims.get<{ orderId: number; legacyId: number }[]>(`${batchKey}:written`);
     // Its retry writes nothing new: the legacy file's own log answers.
     await env.run(legacy.writeLegacy, { batchKey });
-    expect(legacyCount()).toBe(before + 1);
+    expect(legacyDeliveries()).toBe(before + 1);
     // The retry completes the batch from the log, without a second insert.
     await h.pool.query(`INSERT INTO sync_runs (id, kind, workflow_id, status) VALUES ('crash-test', 'table', 'crash-test', 'running')`);
     const result = (await env.run(core.recordWriteBack, { batchKey, runId: 'crash-test', legacyWritten: true })) as BatchResult;
     expect(result.written).toBe(1);
-    expect(legacyCount()).toBe(before + 1);
+    expect(legacyDeliveries()).toBe(before + 1);
     expect((await h.pool.query('SELECT legacy_id FROM orders WHERE id = $1', [id])).rows[0].legacy_id).toBe(first[0].legacyId);
     // And a replay of the record changes nothing (its claims are gone; the batch key answers first).
     await env.run(core.planWriteBack, { batchKey, batchSize: 100 });
     const again = (await env.run(core.recordWriteBack, { batchKey, runId: 'crash-test', legacyWritten: false })) as BatchResult;
     expect(again.replayed).toBe(true);
-    expect(legacyCount()).toBe(before + 1);
+    expect(legacyDeliveries()).toBe(before + 1);
   });
 });

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { Client } from '@temporalio/client';
 import type { ClaimStore } from '../../src/claims';
@@ -115,4 +116,14 @@ export async function startHarness(
 export async function count(pool: pg.Pool, sql: string, params: unknown[] = []): Promise<number> {
   const res = await pool.query(sql, params);
   return Number(Object.values(res.rows[0])[0]);
+}
+
+/** Rows of a legacy table, read from the file as it is now. */
+export function legacyCount(legacyPath: string, table: string): number {
+  const db = new Database(legacyPath, { readonly: true });
+  try {
+    return (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
 }

@@ -1,8 +1,7 @@
-import Database from 'better-sqlite3';
 import { generateLegacyDb } from '../../../src/fixtures/legacyFixture';
 import { SyncCycleWorkflow } from '../../../workflows';
 import { checkAfterFault } from '../../support/faultCheck';
-import { count, startHarness, type SyncHarness } from '../../support/syncHarness';
+import { count, legacyCount, startHarness, type SyncHarness } from '../../support/syncHarness';
 import { pagesOf, processClient, processQueue, spawnWorker, stopWorker, waitFor } from '../../support/workerProcess';
 
 /**
@@ -13,14 +12,7 @@ import { pagesOf, processClient, processQueue, spawnWorker, stopWorker, waitFor 
 describe('worker killed mid-write-back', () => {
   let h: SyncHarness;
   const ORDERS = 1000;
-  const legacyDeliveries = () => {
-    const db = new Database(h.legacyPath, { readonly: true });
-    try {
-      return (db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number }).n;
-    } finally {
-      db.close();
-    }
-  };
+  const legacyDeliveries = () => legacyCount(h.legacyPath, 'deliveries');
   beforeAll(async () => {
     h = await startHarness();
     generateLegacyDb({ path: h.legacyPath, seed: 22, clients: 100, drivers: 5, deliveries: 2000 });
