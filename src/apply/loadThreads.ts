@@ -14,8 +14,9 @@ import { prepareLoadPage, type LoadTable, type PreparedPage } from './loadPage';
  * as COPY data: prepareLoadPage), so that a load uses every core while its own thread reads
  * and writes. Results come back in the order the pages went in. A table with a natural key
  * has one thread (the keys it inserted are that thread's to know); the others up to two.
- * Where the compiled thread script is missing (the tests run the TypeScript sources before a
- * build) pages are prepared on the calling thread.
+ * Pages are prepared on the calling thread where threads would not pay for their start (a
+ * thread loads its modules again: ~0.5 s of CPU, more than a page costs) or where the compiled
+ * thread script is missing (the tests run the TypeScript sources before a build).
  */
 
 interface Start {
@@ -45,8 +46,8 @@ export class PagePreparers {
   private next = 0;
   private waiting = new Map<Worker, { resolve: (p: PreparedPage) => void; reject: (e: Error) => void }[]>();
 
-  constructor(config: SyncConfig, cfg: TableConfig, eudc: EudcMap, parents: Map<string, Map<number, number>>) {
-    const script = threadScript();
+  constructor(config: SyncConfig, cfg: TableConfig, eudc: EudcMap, parents: Map<string, Map<number, number>>, opts: { threads: boolean }) {
+    const script = opts.threads ? threadScript() : null;
     if (!script) {
       this.local = { cfg, eudc, parents, insertedKeys: new Map() };
       return;
