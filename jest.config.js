@@ -8,6 +8,7 @@ const common = {
 
 module.exports = {
   testTimeout: 180000,
+  testSequencer: '<rootDir>/test/support/sequencer.js',
   // The fault scenarios' outcomes, as one table at the end of the run.
   reporters: ['default', '<rootDir>/test/support/faultTableReporter.js'],
   projects: [
