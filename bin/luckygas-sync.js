@@ -8,7 +8,10 @@ if (!fs.existsSync(main)) {
   process.stderr.write('luckygas-sync is not built yet: run `npm run setup` (or `npm run build`) first\n');
   process.exit(2);
 }
-require(main).buildProgram().parseAsync(process.argv).catch((err) => {
-  process.stderr.write(`error: ${err.message}\n`);
-  process.exit(1);
-});
+require(main)
+  .buildProgram(process.argv)
+  .then((program) => program.parseAsync(process.argv))
+  .catch((err) => {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(1);
+  });

@@ -38,7 +38,7 @@ describe('luckygas-sync: help and usage errors', () => {
     const r = await cli(['--help']);
     expectExit(r, 0);
     expect(r.stdout).toMatch(/^Usage: luckygas-sync \[options\] \[command\]/);
-    for (const c of buildProgram().commands) expect(r.stdout).toMatch(new RegExp(`^  ${c.name()}\\b`, 'm'));
+    for (const c of (await buildProgram()).commands) expect(r.stdout).toMatch(new RegExp(`^  ${c.name()}\\b`, 'm'));
   });
 
   it('--version prints the version in package.json (exit 0)', async () => {

@@ -194,7 +194,7 @@ describe('consistency check on Temporal', () => {
     const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const exitCode = process.exitCode;
     try {
-      await buildProgram().parseAsync(['node', 'luckygas-sync', 'check', '--table', 'drivers', '--json']);
+      await (await buildProgram()).parseAsync(['node', 'luckygas-sync', 'check', '--table', 'drivers', '--json']);
       const report = JSON.parse(out.join('')) as ConsistencyResult;
       expect(report.checkId).toMatch(/^consistency-check\/manual\//);
       expect(report.tables.map((t) => t.table)).toEqual(['drivers']);
@@ -202,7 +202,7 @@ describe('consistency check on Temporal', () => {
       expect(process.exitCode).toBe(1);
       out.length = 0;
       process.exitCode = undefined;
-      await buildProgram().parseAsync(['node', 'luckygas-sync', 'check', '--table', 'drivers', '--repair']);
+      await (await buildProgram()).parseAsync(['node', 'luckygas-sync', 'check', '--table', 'drivers', '--repair']);
       expect(out.join('')).toMatch(/before repair: 1 difference/);
       expect(out.join('')).toMatch(/\nconsistent\n/);
       expect(process.exitCode ?? 0).toBe(0);

@@ -304,12 +304,12 @@ describe('rollback on Temporal', () => {
     const err = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => (errs.push(String(s)), true));
     const exitCode = process.exitCode;
     try {
-      await buildProgram().parseAsync(['node', 'luckygas-sync', 'rollback', '--run', cycle2, '--dry-run', '--json']);
+      await (await buildProgram()).parseAsync(['node', 'luckygas-sync', 'rollback', '--run', cycle2, '--dry-run', '--json']);
       const r = JSON.parse(out.join('')) as RollbackResult;
       expect(r.rollbackId).toMatch(/^rollback\/\d{4}-/);
       expect(r).toMatchObject({ dryRun: true, rows: 11, restored: 0, alreadyRestored: 11, conflictCount: 0 });
       expect(process.exitCode ?? 0).toBe(0);
-      await buildProgram().parseAsync(['node', 'luckygas-sync', 'rollback', '--run', cycle2, '--since', '2030-01-01']);
+      await (await buildProgram()).parseAsync(['node', 'luckygas-sync', 'rollback', '--run', cycle2, '--since', '2030-01-01']);
       expect(process.exitCode).toBe(2);
       expect(errs.join('')).toMatch(/exactly one of --run ID or --since TIME/);
     } finally {
