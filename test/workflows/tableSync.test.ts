@@ -83,6 +83,16 @@ describe('load into an empty table (plan.load.empty: one transaction, the legacy
       );
       return { ...outcome, progress: outcome.err ? null : await handle.query(progressQuery) };
     });
+  /**
+   * Until the server has recorded the end of the load's stream: the workflow cancels the stream
+   * when the load ends, and cancelling an activity the time-skipping server still sees running
+   * (cancelling one not yet started, or one whose completion is on its way) stops its time skipping.
+   */
+  const streamEnded = async (on: TestWorkflowEnvironment = env) => {
+    const { workflowId } = Context.current().info.workflowExecution!;
+    const pending = async () => (await on.client.workflow.getHandle(workflowId).describe()).raw.pendingActivities ?? [];
+    await until(async () => !(await pending()).some((a) => a.activityType?.name === 'captureTable'), 'the stream ended');
+  };
   /** A load that waits for its cancellation, as the real one notices it at its next heartbeat. */
   const untilCancelled = async (): Promise<never> => {
     const ctx = Context.current();
@@ -108,9 +118,8 @@ describe('load into an empty table (plan.load.empty: one transaction, the legacy
 
   it('loads page by page when loadTable finds the table no longer empty (null)', async () => {
     const s = tableStubs(new FakeTable(95));
-    s.core.loadTable = async (input) => {
-      // Once its stream has started (the time-skipping server cannot cancel an activity not yet started).
-      await until(() => ((s.calls.captureTable ?? []) as { stream: string }[]).some((c) => c.stream === input.stream), 'the stream started');
+    s.core.loadTable = async () => {
+      await streamEnded();
       return null;
     };
     const { summary } = await start(s, emptyPlan());
@@ -138,19 +147,15 @@ describe('load into an empty table (plan.load.empty: one transaction, the legacy
     // no longer skips time, and the pauses between attempts would take real time.
     const own = await timeSkippingEnv();
     try {
-      // Each load fails once its stream has started (the time-skipping server cannot cancel an
-      // activity not yet started), and ended as the server sees it (cancelling one it is still
-      // completing would stop its time skipping too).
-      const failOnce = (s: ReturnType<typeof tableStubs>) => async (input: { stream: string }) => {
-        await until(() => ((s.calls.captureTable ?? []) as { stream: string }[]).some((c) => c.stream === input.stream), 'the stream started');
-        await sleep(300);
+      // Each load fails once its stream has ended.
+      const fail = async () => {
+        await streamEnded(own);
         throw ApplicationFailure.retryable('connection reset', 'Error');
       };
       const s = tableStubs(new FakeTable(95));
       const loadTable = s.core.loadTable!;
-      const fail = failOnce(s);
       let attempts = 0;
-      s.core.loadTable = async (input) => (++attempts < LOAD_ATTEMPTS ? fail(input) : loadTable(input));
+      s.core.loadTable = async (input) => (++attempts < LOAD_ATTEMPTS ? fail() : loadTable(input));
       const plan = emptyPlan();
       const { summary } = await start(s, plan, own);
       expect(summary).toMatchObject({ status: 'completed' });
@@ -160,7 +165,7 @@ describe('load into an empty table (plan.load.empty: one transaction, the legacy
       expect(s.appliedIds()).toEqual(range(1, 95));
 
       const failing = tableStubs(new FakeTable(95));
-      failing.core.loadTable = failOnce(failing);
+      failing.core.loadTable = fail;
       const { err } = await start(failing, emptyPlan(), own);
       expect(err).toBeInstanceOf(WorkflowFailedError);
       expect((err as WorkflowFailedError).cause?.cause).toMatchObject({ message: 'connection reset' });
