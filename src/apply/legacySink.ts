@@ -55,7 +55,7 @@ export function writeDeliveries(
   eudc: EudcMap,
 ): LegacyWriteResult[] {
   ensureLog(db);
-  const logged = db.prepare(`SELECT result FROM ${WRITEBACK_LOG} WHERE batch_key = ? AND order_id = ?`);
+  const loggedResult = db.prepare(`SELECT result FROM ${WRITEBACK_LOG} WHERE batch_key = ? AND order_id = ?`);
   const log = db.prepare(`INSERT INTO ${WRITEBACK_LOG} (batch_key, order_id, result) VALUES (?, ?, ?)`);
   const insert = db.prepare(INSERT);
   const insertWithId = db.prepare(INSERT_WITH_ID);
@@ -66,12 +66,10 @@ export function writeDeliveries(
     if (!stmt) updates.set(sql, (stmt = db.prepare(sql)));
     return stmt;
   };
-  const readOne = (id: number): RawRow | undefined => readByIds(db, deliveries, [id])[0];
+  const readMany = (ids: number[]) => new Map(readByIds(db, deliveries, ids).map((r) => [r.id, r]));
 
-  const written = (w: LegacyWrite, legacyId: number, operation: LegacyWriteResult['operation'], before: RawRow | undefined): LegacyWriteResult => {
-    const after = readOne(legacyId)!;
-    return { orderId: w.orderId, legacyId, operation, before: before ? rawImage(before) : null, after: rawImage(after), hash: contentHash(after), ts: updatedAtOf(after) };
-  };
+  /** A write done (or found unneeded), its after-image still to be read. */
+  type Done = { w: LegacyWrite; legacyId: number; operation: 'insert' | 'update' | 'unchanged'; before: RawRow | undefined };
   const skipped = (w: LegacyWrite, legacyId: number | null, reason: string): LegacyWriteResult => ({
     orderId: w.orderId,
     legacyId,
@@ -83,35 +81,48 @@ export function writeDeliveries(
     reason,
   });
 
-  const one = (w: LegacyWrite): LegacyWriteResult => {
+  const one = (w: LegacyWrite, read: (id: number) => RawRow | undefined): Done | LegacyWriteResult => {
     const args = (values: Record<string, LegacyValue>) => cols.map((c) => values[c] ?? null);
-    if ('insert' in w.expect) return written(w, Number(insert.run(...args(w.values)).lastInsertRowid), 'insert', undefined);
+    if ('insert' in w.expect) return { w, legacyId: Number(insert.run(...args(w.values)).lastInsertRowid), operation: 'insert', before: undefined };
     if ('absent' in w.expect) {
       const id = w.expect.absent;
-      if (readOne(id)) return skipped(w, id, `legacy delivery ${id} exists again: the next legacy → new pass merges it`);
+      if (read(id)) return skipped(w, id, `legacy delivery ${id} exists again: the next legacy → new pass merges it`);
       insertWithId.run(id, ...args(w.values));
-      return written(w, id, 'insert', undefined);
+      return { w, legacyId: id, operation: 'insert', before: undefined };
     }
     const { legacyId, hash } = w.expect;
-    const current = readOne(legacyId);
+    const current = read(legacyId);
     if (!current) return skipped(w, legacyId, `legacy delivery ${legacyId} is gone: the next legacy → new pass sees the deletion`);
     if (contentHash(current) !== hash) return skipped(w, legacyId, `legacy delivery ${legacyId} changed since it was last read: the next legacy → new pass merges both changes`);
     const values = keepUnchanged(current, w, encodings, eudc);
     const changed = cols.filter((c) => !sameValue(values[c], current.cols[c] as LegacyValue));
-    if (changed.length === 0) return written(w, legacyId, 'unchanged', current);
+    if (changed.length === 0) return { w, legacyId, operation: 'unchanged', before: current };
     update(changed).run(...changed.map((c) => values[c] ?? null), legacyId);
-    return written(w, legacyId, 'update', current);
+    return { w, legacyId, operation: 'update', before: current };
   };
 
   return db
-    .transaction(() =>
-      writes.map((w): LegacyWriteResult => {
-        const prior = logged.get(batchKey, w.orderId) as { result: string } | undefined;
-        if (prior) return JSON.parse(prior.result) as LegacyWriteResult;
-        const result = one(w);
-        log.run(batchKey, w.orderId, JSON.stringify(result));
-        return result;
-      }),
-    )
+    .transaction(() => {
+      const logged = new Map<number, LegacyWriteResult>();
+      for (const w of writes) {
+        const prior = loggedResult.get(batchKey, w.orderId) as { result: string } | undefined;
+        if (prior) logged.set(w.orderId, JSON.parse(prior.result) as LegacyWriteResult);
+      }
+      const todo = writes.filter((w) => !logged.has(w.orderId));
+      // The rows as they are before, and after, all of the batch's writes: one query each, not
+      // one per row (they were most of the write-back's time). No two writes of a batch touch
+      // one row: each is an order's, and orders.legacy_id is unique.
+      const before = readMany(todo.flatMap((w) => ('insert' in w.expect ? [] : ['absent' in w.expect ? w.expect.absent : w.expect.legacyId])));
+      const outcomes = todo.map((w) => one(w, (id) => before.get(id)));
+      const after = readMany(outcomes.filter((o): o is Done => 'w' in o).map((o) => o.legacyId));
+      for (const [i, o] of outcomes.entries()) {
+        if (!('w' in o)) continue;
+        const row = after.get(o.legacyId)!;
+        outcomes[i] = { orderId: o.w.orderId, legacyId: o.legacyId, operation: o.operation, before: o.before ? rawImage(o.before) : null, after: rawImage(row), hash: contentHash(row), ts: updatedAtOf(row) };
+      }
+      const results = new Map((outcomes as LegacyWriteResult[]).map((r) => [r.orderId, r]));
+      for (const r of results.values()) log.run(batchKey, r.orderId, JSON.stringify(r));
+      return writes.map((w) => logged.get(w.orderId) ?? results.get(w.orderId)!);
+    })
     .immediate();
 }
