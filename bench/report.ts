@@ -76,6 +76,11 @@ export function printReport(r: BenchResults): void {
     out.push(`the ${r.incremental.changedRows}-row cycle: ${breakdownSummary(r.incremental.breakdown)}`);
     out.push(textTable(breakdownRows(r.incremental.breakdown)));
   }
+  if (r.writeBack.breakdown) {
+    out.push('');
+    out.push(`the write-back of ${r.writeBack.orders} orders: ${breakdownSummary(r.writeBack.breakdown)}`);
+    out.push(textTable(breakdownRows(r.writeBack.breakdown)));
+  }
   out.push('');
   process.stdout.write(`${out.join('\n')}\n`);
 }
