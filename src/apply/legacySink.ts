@@ -70,6 +70,15 @@ export function writeDeliveries(
 
   /** A write done (or found unneeded), its after-image still to be read. */
   type Done = { w: LegacyWrite; legacyId: number; operation: 'insert' | 'update' | 'unchanged'; before: RawRow | undefined };
+  const finished = ({ w, legacyId, operation, before }: Done, after: RawRow): LegacyWriteResult => ({
+    orderId: w.orderId,
+    legacyId,
+    operation,
+    before: before ? rawImage(before) : null,
+    after: rawImage(after),
+    hash: contentHash(after),
+    ts: updatedAtOf(after),
+  });
   const skipped = (w: LegacyWrite, legacyId: number | null, reason: string): LegacyWriteResult => ({
     orderId: w.orderId,
     legacyId,
@@ -114,13 +123,10 @@ export function writeDeliveries(
       // one row: each is an order's, and orders.legacy_id is unique.
       const before = readMany(todo.flatMap((w) => ('insert' in w.expect ? [] : ['absent' in w.expect ? w.expect.absent : w.expect.legacyId])));
       const outcomes = todo.map((w) => one(w, (id) => before.get(id)));
-      const after = readMany(outcomes.filter((o): o is Done => 'w' in o).map((o) => o.legacyId));
-      for (const [i, o] of outcomes.entries()) {
-        if (!('w' in o)) continue;
-        const row = after.get(o.legacyId)!;
-        outcomes[i] = { orderId: o.w.orderId, legacyId: o.legacyId, operation: o.operation, before: o.before ? rawImage(o.before) : null, after: rawImage(row), hash: contentHash(row), ts: updatedAtOf(row) };
-      }
-      const results = new Map((outcomes as LegacyWriteResult[]).map((r) => [r.orderId, r]));
+      const after = readMany(outcomes.flatMap((o) => ('w' in o ? [o.legacyId] : [])));
+      const results = new Map(
+        outcomes.map((o) => ('w' in o ? finished(o, after.get(o.legacyId)!) : o)).map((r) => [r.orderId, r]),
+      );
       for (const r of results.values()) log.run(batchKey, r.orderId, JSON.stringify(r));
       return writes.map((w) => logged.get(w.orderId) ?? results.get(w.orderId)!);
     })
