@@ -3,7 +3,8 @@
 // Jest orders by the durations it keeps in its cache; a fresh clone has none, and Jest would
 // order by file size, which says little here (a short file may wait 30 s for a heartbeat).
 // test/fileSeconds.json gives each file's seconds in a full run on a 2-core machine for that
-// first run; `LUCKYGAS_RECORD_TEST_SECONDS=1 npm test` writes it again from a run.
+// first run; `LUCKYGAS_RECORD_TEST_SECONDS=1 npm test` writes it again (a run of some files
+// updates theirs only).
 const fs = require('node:fs');
 const path = require('node:path');
 const Sequencer = require('@jest/test-sequencer').default;
@@ -22,12 +23,11 @@ class LongestFirst extends Sequencer {
   cacheResults(tests, results) {
     super.cacheResults(tests, results);
     if (process.env.LUCKYGAS_RECORD_TEST_SECONDS !== '1') return;
-    const seconds = Object.fromEntries(
-      results.testResults
-        .map((r) => [relative(r.testFilePath), Math.round((r.perfStats.end - r.perfStats.start) / 1000)])
-        .sort(([a], [b]) => a.localeCompare(b)),
-    );
-    fs.writeFileSync(FILE, `${JSON.stringify(seconds, null, 2)}\n`);
+    // Merged into what the file holds: a run of some files updates theirs only.
+    const seconds = { ...known };
+    for (const r of results.testResults) seconds[relative(r.testFilePath)] = Math.max(1, Math.round((r.perfStats.end - r.perfStats.start) / 1000));
+    const sorted = Object.fromEntries(Object.entries(seconds).sort(([a], [b]) => a.localeCompare(b)));
+    fs.writeFileSync(FILE, `${JSON.stringify(sorted, null, 2)}\n`);
   }
 }
 
