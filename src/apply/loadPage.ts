@@ -1,10 +1,10 @@
 import { pageRows, type RawPage } from '../capture/legacyReader';
 import type { TableConfig } from '../config/tables';
+import { writtenColumns } from '../convert/tables';
 import { batchEvidence, convertRow, type HeldRow } from '../convert/toNew';
 import type { EudcMap } from '../encoding/eudc';
 import { insertedKey, legacyValues } from '../reconcile/toNew';
 import { BinaryCopy, copyTypeOf, type CopyType } from './copyBinary';
-import { writtenColumns } from './postgresSink';
 
 /**
  * One page of a load into an empty table, made ready for PostgreSQL (see bulkLoad.ts):

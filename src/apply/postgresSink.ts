@@ -4,7 +4,7 @@ import { inTransaction } from '../db/postgres';
 import type { ConvertedBatch } from '../convert/toNew';
 import type { LegacyWriteResult } from './legacySink';
 import { canonicalValue } from '../convert/canonical';
-import { deliveries as deliveriesMapping, type NewValues, type TableMapping } from '../convert/tables';
+import { deliveries as deliveriesMapping, writtenColumns, type NewValues, type TableMapping } from '../convert/tables';
 import type { WriteBackPlan } from '../reconcile/toLegacy';
 import { imageOf, mergeColumns, planToNew, type PlannedRow, type TargetRow } from '../reconcile/toNew';
 import type { BatchResult, Cursor } from '../shared';
@@ -113,11 +113,6 @@ async function readTargets(client: pg.PoolClient, mapping: TableMapping, batch: 
     for (const k of res.rows) keyOwners.set(k.key, { id: k.id, legacyId: k.legacy_id });
   }
   return { states: await readRowStates(client, mapping.legacyTable, ids), current, parents, keyOwners };
-}
-
-/** The columns the sync writes: legacy_id, the mapped columns, the parents' ids. */
-export function writtenColumns(mapping: TableMapping): string[] {
-  return ['legacy_id', ...Object.keys(mapping.newColumns), ...mapping.parents.map((p) => p.newColumn)];
 }
 
 function recordset(mapping: TableMapping): string {

@@ -49,6 +49,11 @@ export interface TableMapping {
   map(row: DecodedRow): NewValues;
 }
 
+/** The new table's columns the sync writes: legacy_id, the mapped columns, the parents' ids. */
+export function writtenColumns(mapping: TableMapping): string[] {
+  return ['legacy_id', ...Object.keys(mapping.newColumns), ...mapping.parents.map((p) => p.newColumn)];
+}
+
 const text = (row: DecodedRow, col: string): string | null => {
   const v = row[col];
   return v === null || v === undefined ? null : String(v);
