@@ -1,8 +1,8 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
-
 /**
  * What workflows, activities and the CLI agree on: workflow inputs and results, workflow ids,
- * queries and updates. Types and definitions only (this module is bundled into workflows).
+ * and the names of queues and headers. Types and plain values only: it is bundled into workflows,
+ * and the load's page threads and the CLI load it too, so it imports nothing at run time (the
+ * workflows' queries and updates are in src/messages.ts).
  */
 
 // ─────────────────────────────── tables and positions ───────────────────────────────
@@ -176,8 +176,6 @@ export interface WriteBackInput {
   parentId?: string;
 }
 
-/** The progress of a table run (cycle child, backfill, retry), across continue-as-new. */
-export const progressQuery = defineQuery<Progress & { phase: TableSyncState['phase']; cursor: Cursor; total: number | null }>('progress');
 
 // ─────────────────────────────── consistency check ───────────────────────────────
 
@@ -298,7 +296,6 @@ export interface CheckState {
   repairRuns?: RunSummary[];
 }
 
-export const checkProgressQuery = defineQuery<{ phase: string; table: string | null; chunks: number; tablesDone: number; tables: number }>('progress');
 
 // ─────────────────────────────── rollback ───────────────────────────────
 
@@ -384,7 +381,6 @@ export interface RollbackState {
   pages: number;
 }
 
-export const rollbackProgressQuery = defineQuery<{ pages: number; restored: number; alreadyRestored: number; conflicts: number; rows: number }>('progress');
 
 // ─────────────────────────────── manual conflicts ───────────────────────────────
 
@@ -410,10 +406,6 @@ export interface ConflictReviewResult {
   writtenBack: boolean;
 }
 
-/** Resolves a manual conflict: the resolution goes through the pipeline to both sides. */
-export const resolveConflictUpdate = defineUpdate<ConflictReviewResult, [ConflictResolution]>('resolve');
-/** Later edits reached the row under review: the workflow's view is refreshed. */
-export const reviewQuery = defineQuery<{ conflictId: number; state: 'open' | 'resolving' | 'resolved' }>('review');
 
 // ─────────────────────────────── worker roles ───────────────────────────────
 

@@ -1,5 +1,6 @@
 import { allHandlersFinished, ApplicationFailure, condition, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import { ids, resolveConflictUpdate, reviewQuery, type ConflictResolution, type ConflictReviewInput, type ConflictReviewResult } from '../src/shared';
+import { resolveConflictUpdate, reviewQuery } from '../src/messages';
+import { ids, type ConflictResolution, type ConflictReviewInput, type ConflictReviewResult } from '../src/shared';
 import { rootMessage } from '../src/temporal/failures';
 import { SyncOutcome, SyncTable } from '../src/temporal/searchAttributes';
 import { bookkeeping, operatorSteps } from './activities';

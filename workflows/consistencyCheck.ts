@@ -1,6 +1,5 @@
 import { ApplicationFailure, ContinueAsNew, continueAsNew, executeChild, ParentClosePolicy, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import {
-  checkProgressQuery,
   ids,
   type CheckReport,
   type CheckState,
@@ -10,6 +9,7 @@ import {
   type TableCounts,
   type TableReport,
 } from '../src/shared';
+import { checkProgressQuery } from '../src/messages';
 import { rootMessage } from '../src/temporal/failures';
 import { SyncRows } from '../src/temporal/searchAttributes';
 import { bookkeeping, operatorSteps, legacy, longSteps } from './activities';

@@ -1,6 +1,7 @@
 import { ApplicationFailure, continueAsNew, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { CoreActivities } from '../activities/core';
-import { rollbackProgressQuery, type RollbackInput, type RollbackPageResult, type RollbackRequest, type RollbackResult, type RollbackState } from '../src/shared';
+import { rollbackProgressQuery } from '../src/messages';
+import type { RollbackInput, RollbackPageResult, RollbackRequest, RollbackResult, RollbackState } from '../src/shared';
 import { SyncOutcome, SyncRows } from '../src/temporal/searchAttributes';
 import { bookkeeping, operatorSteps, legacy, longSteps } from './activities';
 import { recordedRun } from './runs';

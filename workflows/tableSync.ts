@@ -16,7 +16,6 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   emptyProgress,
   ids,
-  progressQuery,
   type BackfillInput,
   type BatchResult,
   type Cursor,
@@ -29,6 +28,7 @@ import {
   type TableSyncPlan,
   type TableSyncState,
 } from '../src/shared';
+import { progressQuery } from '../src/messages';
 import { SyncDirection, SyncTable } from '../src/temporal/searchAttributes';
 import { core, bookkeeping, legacy, legacyStream, loading } from './activities';
 import { ConflictReviewWorkflow } from './conflictReview';

@@ -1,7 +1,8 @@
 import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundle } from '@temporalio/worker';
-import { resolveConflictUpdate, reviewQuery, type ConflictResolution } from '../../src/shared';
+import { resolveConflictUpdate, reviewQuery } from '../../src/messages';
+import type { ConflictResolution } from '../../src/shared';
 import { ConflictReviewWorkflow } from '../../workflows';
 import { workflowsBundle } from '../support/workflowBundle';
 import { gate, timeSkippingEnv, until, withStubWorkers, type CoreStubs, type LegacyStubs } from '../support/workflowEnv';

@@ -2,7 +2,7 @@ import { CancelledFailure, Context } from '@temporalio/activity';
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundle } from '@temporalio/worker';
-import { progressQuery } from '../../src/shared';
+import { progressQuery } from '../../src/messages';
 import { BackfillWorkflow, TableSyncWorkflow } from '../../workflows';
 import { LOAD_ATTEMPTS } from '../../workflows/tableSync';
 import { workflowsBundle } from '../support/workflowBundle';
