@@ -12,7 +12,7 @@ import {
 import { checkProgressQuery } from '../src/messages';
 import { rootMessage } from '../src/temporal/failures';
 import { SyncRows } from '../src/temporal/searchAttributes';
-import { bookkeeping, operatorSteps, legacy, longSteps } from './activities';
+import { bookkeeping, legacy, longSteps, operatorSteps } from './activities';
 import { recordedRun } from './runs';
 import { QueueSyncWorkflow } from './tableSync';
 

@@ -3,7 +3,7 @@ import type { CoreActivities } from '../activities/core';
 import { rollbackProgressQuery } from '../src/messages';
 import type { RollbackInput, RollbackPageResult, RollbackRequest, RollbackResult, RollbackState } from '../src/shared';
 import { SyncOutcome, SyncRows } from '../src/temporal/searchAttributes';
-import { bookkeeping, operatorSteps, legacy, longSteps } from './activities';
+import { bookkeeping, legacy, longSteps, operatorSteps } from './activities';
 import { recordedRun } from './runs';
 import { startReviews } from './tableSync';
 

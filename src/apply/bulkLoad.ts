@@ -96,25 +96,29 @@ async function loadInTransaction(
 
   const columns = loadColumns(cfg);
   const totals = { read: 0, written: 0, heldBack: 0, waiting: 0, lastLegacyId: 0 };
+  // The source is not asked again once it said it had no more.
+  let ended = false;
+  const read = async () => {
+    const page = ended ? null : await pages.next();
+    ended = page === null;
+    return page;
+  };
   // A table of one page is prepared here: threads pay for themselves from the second page on.
   const head: RawPage[] = [];
-  let ended = false;
-  while (!ended && head.length < 2) {
-    const page = await pages.next();
+  while (head.length < 2 && !ended) {
+    const page = await read();
     if (page) head.push(page);
-    else ended = true;
   }
-  const next = async () => head.shift() ?? (ended ? null : pages.next());
+  const next = async () => head.shift() ?? read();
   const preparers = new PagePreparers(config, cfg, eudc, parents, { threads: head.length > 1 });
   try {
     // Pages being prepared on other threads while this one writes: each thread one ahead.
     const ahead: Promise<PreparedPage>[] = [];
-    let more = true;
     const fill = async () => {
-      while (more && ahead.length < preparers.depth) {
+      while (ahead.length < preparers.depth) {
         const page = await next();
-        if (!page) more = false;
-        else ahead.push(handled(preparers.prepare(page)));
+        if (!page) return;
+        ahead.push(handled(preparers.prepare(page)));
       }
     };
     let writing: Promise<void> | null = null;
