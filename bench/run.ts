@@ -513,13 +513,27 @@ function randomIds(n: number, max: number, avoid: Set<number> = new Set()): numb
 }
 
 const IDLE_CYCLES = 5;
+/**
+ * The 1,000-row cycle and the write-back run this many times, each with rows of its own, and
+ * report the median: one sample of this machine swings by a fifth. Every round is listed.
+ */
+const ROUNDS = 3;
+
+/** The round whose time is the median (ROUNDS is odd). */
+function medianRound<T extends { ms: number }>(rounds: T[]): T {
+  return [...rounds].sort((a, b) => a.ms - b.ms)[Math.floor(rounds.length / 2)];
+}
 
 export interface IncrementalResult {
   idleCycleMs: number[];
   idleCycleMedianMs: number | null;
   idleBreakdown?: Breakdown;
   changedRows: number;
+  /** Median of changedCyclesMs. */
   changedCycleMs: number;
+  /** Each round, in order. */
+  changedCyclesMs: number[];
+  /** Of the median round. */
   changedCycle: ReturnType<typeof tableRows>;
   verified: boolean;
   breakdown?: Breakdown;
@@ -536,29 +550,62 @@ async function incremental(ctx: Ctx, sync: SyncSetup, legacy: LegacyFile, edited
   }
   const idleBreakdown = await breakdown(ctx.client, [{ workflowId: lastIdle }], sync.legacyQueue);
   const n = Math.min(ctx.opts.changedRows, legacy.counts.deliveries);
-  const ids = randomIds(n, legacy.counts.deliveries);
-  ids.forEach((id) => edited.add(id));
-  const db = new Database(legacy.path, { timeout: 10_000 });
+  const rounds: CycleRun[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const ids = randomIds(n, legacy.counts.deliveries, edited);
+    ids.forEach((id) => edited.add(id));
+    const minute = (m: number) => `2099-01-01 00:${String(m).padStart(2, '0')}:00`;
+    editDeliveries(legacy.path, ids, minute(round * 10));
+    log(`changed ${n} legacy deliveries; one cycle (round ${round + 1} of ${ROUNDS})`);
+    const c = await runCycle(ctx, sync, `changed-${round}`);
+    log(`cycle with ${n} changed rows: ${c.ms} ms`);
+    await verifyEdits(legacy.path, sync.dbUrl, ids);
+    rounds.push(c);
+    if (round < ROUNDS - 1) {
+      // Every cycle reads the lookback window (120 s) before its watermark again: one row edited
+      // 5 minutes later, and a cycle not measured, move the watermark past this round's rows,
+      // so the next round reads its own rows only, as the first did.
+      const next = randomIds(1, legacy.counts.deliveries, edited);
+      edited.add(next[0]);
+      editDeliveries(legacy.path, next, minute(round * 10 + 5));
+      await runCycle(ctx, sync, `settle-${round}`);
+    }
+  }
+  const c = medianRound(rounds);
+  return {
+    idleCycleMs: idle,
+    idleCycleMedianMs: median(idle),
+    idleBreakdown,
+    changedRows: n,
+    changedCycleMs: c.ms,
+    changedCyclesMs: rounds.map((r) => r.ms),
+    changedCycle: tableRows(c.summary),
+    verified: true,
+    breakdown: await breakdown(ctx.client, [{ workflowId: c.workflowId }], sync.legacyQueue),
+  };
+}
+
+function editDeliveries(file: string, ids: number[], updatedAt: string): void {
+  const db = new Database(file, { timeout: 10_000 });
   try {
-    const upd = db.prepare(`UPDATE deliveries SET cylinder_20kg = cylinder_20kg + 1, updated_at = '2099-01-01 00:00:00' WHERE id = ?`);
-    db.transaction(() => ids.forEach((id) => upd.run(id)))();
+    const upd = db.prepare(`UPDATE deliveries SET cylinder_20kg = cylinder_20kg + 1, updated_at = ? WHERE id = ?`);
+    db.transaction(() => ids.forEach((id) => upd.run(updatedAt, id)))();
   } finally {
     db.close();
   }
-  log(`changed ${n} legacy deliveries; one cycle`);
-  const c = await runCycle(ctx, sync, 'changed');
-  log(`cycle with ${n} changed rows: ${c.ms} ms`);
+}
 
-  // The new values are in PostgreSQL.
+/** The edited deliveries' new values are in PostgreSQL. */
+async function verifyEdits(file: string, dbUrl: string, ids: number[]): Promise<void> {
   const want = new Map<number, number>();
-  const ro = new Database(legacy.path, { readonly: true });
+  const ro = new Database(file, { readonly: true });
   try {
     const q = ro.prepare(`SELECT cylinder_20kg AS v FROM deliveries WHERE id = ?`);
     for (const id of ids) want.set(id, (q.get(id) as { v: number }).v);
   } finally {
     ro.close();
   }
-  const pgc = new pg.Client({ connectionString: sync.dbUrl });
+  const pgc = new pg.Client({ connectionString: dbUrl });
   await pgc.connect();
   let mismatched = 0;
   try {
@@ -568,17 +615,7 @@ async function incremental(ctx: Ctx, sync: SyncSetup, legacy: LegacyFile, edited
   } finally {
     await pgc.end();
   }
-  if (mismatched) throw new Error(`incremental verification failed: ${mismatched} of ${n} changed deliveries do not have their new value in PostgreSQL after the cycle`);
-  return {
-    idleCycleMs: idle,
-    idleCycleMedianMs: median(idle),
-    idleBreakdown,
-    changedRows: n,
-    changedCycleMs: c.ms,
-    changedCycle: tableRows(c.summary),
-    verified: true,
-    breakdown: await breakdown(ctx.client, [{ workflowId: c.workflowId }], sync.legacyQueue),
-  };
+  if (mismatched) throw new Error(`incremental verification failed: ${mismatched} of ${ids.length} changed deliveries do not have their new value in PostgreSQL after the cycle`);
 }
 
 // ─────────────────────────────────── lag ───────────────────────────────────
@@ -692,9 +729,14 @@ async function lag(ctx: Ctx, sync: SyncSetup, legacy: LegacyFile, edited: Set<nu
 
 export interface WriteBackResult {
   orders: number;
+  /** Median of cyclesMs. */
   cycleMs: number;
+  /** Each round, in order. */
+  cyclesMs: number[];
+  /** Of the median round. */
   writeBackRunMs: number | null;
   cycle: ReturnType<typeof tableRows>;
+  /** Per round. */
   legacyRowsAdded: number;
   verified: boolean;
   breakdown?: Breakdown;
@@ -702,30 +744,54 @@ export interface WriteBackResult {
 
 async function writeBack(ctx: Ctx, sync: SyncSetup, legacy: LegacyFile): Promise<WriteBackResult> {
   const n = ctx.opts.writeBackOrders;
-  const notes = Array.from({ length: n }, (_, k) => `請放後門，先打電話（測試 ${k + 1}）`);
-  const pgc = new pg.Client({ connectionString: sync.dbUrl });
+  const rounds: CycleRun[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const notes = Array.from({ length: n }, (_, k) => `請放後門，先打電話（測試 ${round * n + k + 1}）`);
+    const orderIds = await createOrders(sync.dbUrl, notes);
+    const before = legacyCounts(legacy.path).deliveries;
+    log(`created ${n} orders in PostgreSQL; one cycle (round ${round + 1} of ${ROUNDS})`);
+    const c = await runCycle(ctx, sync, `write-back-${round}`);
+    const added = legacyCounts(legacy.path).deliveries - before;
+    log(`write-back cycle: ${c.ms} ms, ${added} legacy deliveries added`);
+    await verifyWriteBack(legacy.path, sync.dbUrl, orderIds, added);
+    rounds.push(c);
+  }
+  const c = medianRound(rounds);
+  const wb = c.summary.tables.find((t) => t.direction === 'new-to-legacy');
+  return {
+    orders: n,
+    cycleMs: c.ms,
+    cyclesMs: rounds.map((r) => r.ms),
+    writeBackRunMs: wb?.ms ?? null,
+    cycle: tableRows(c.summary),
+    legacyRowsAdded: n,
+    verified: true,
+    breakdown: await breakdown(ctx.client, [{ workflowId: c.workflowId }], sync.legacyQueue),
+  };
+}
+
+/** New pending orders, one per note, for random customers: the outbox queues them for the write-back. */
+async function createOrders(dbUrl: string, notes: string[]): Promise<number[]> {
+  const pgc = new pg.Client({ connectionString: dbUrl });
   await pgc.connect();
-  let orderIds: number[];
   try {
-    const customers = (await pgc.query<{ id: number }>(`SELECT id FROM customers ORDER BY random() LIMIT $1`, [n])).rows.map((r) => r.id);
-    const customerIds = Array.from({ length: n }, (_, k) => customers[k % customers.length]);
+    const customers = (await pgc.query<{ id: number }>(`SELECT id FROM customers ORDER BY random() LIMIT $1`, [notes.length])).rows.map((r) => r.id);
+    const customerIds = notes.map((_, k) => customers[k % customers.length]);
     const res = await pgc.query<{ id: number }>(
       `INSERT INTO orders (customer_id, delivery_date, qty_20kg, status, amount, notes, created_at, updated_at)
        SELECT c, current_date + 1, 1, 'pending'::order_status, 850, t, now(), now() FROM unnest($1::int[], $2::text[]) AS x(c, t)
        RETURNING id`,
       [customerIds, notes],
     );
-    orderIds = res.rows.map((r) => r.id);
+    return res.rows.map((r) => r.id);
   } finally {
     await pgc.end();
   }
-  const before = legacyCounts(legacy.path).deliveries;
-  log(`created ${n} orders in PostgreSQL; one cycle`);
-  const c = await runCycle(ctx, sync, 'write-back');
-  const added = legacyCounts(legacy.path).deliveries - before;
-  log(`write-back cycle: ${c.ms} ms, ${added} legacy deliveries added`);
+}
 
-  const check = new pg.Client({ connectionString: sync.dbUrl });
+/** Every order has its legacy row, one each, whose notes are CP950 bytes that decode back to the order's text. */
+async function verifyWriteBack(file: string, dbUrl: string, orderIds: number[], added: number): Promise<void> {
+  const check = new pg.Client({ connectionString: dbUrl });
   await check.connect();
   let linked: { id: number; legacy_id: number | null; notes: string }[];
   try {
@@ -734,9 +800,8 @@ async function writeBack(ctx: Ctx, sync: SyncSetup, legacy: LegacyFile): Promise
     await check.end();
   }
   const missing = linked.filter((o) => o.legacy_id === null).length;
-  // The notes arrive in the legacy file as CP950 bytes that decode back to the same text.
   const eudc = loadEudcMap();
-  const ro = new Database(legacy.path, { readonly: true });
+  const ro = new Database(file, { readonly: true });
   let badText = 0;
   try {
     const q = ro.prepare(`SELECT CAST(notes AS BLOB) AS notes FROM deliveries WHERE id = ?`);
@@ -749,19 +814,9 @@ async function writeBack(ctx: Ctx, sync: SyncSetup, legacy: LegacyFile): Promise
   } finally {
     ro.close();
   }
-  if (added !== n || missing || badText) {
-    throw new Error(`write-back verification failed: ${added} legacy rows added for ${n} orders, ${missing} orders without a legacy id, ${badText} notes not as written`);
+  if (added !== orderIds.length || missing || badText) {
+    throw new Error(`write-back verification failed: ${added} legacy rows added for ${orderIds.length} orders, ${missing} orders without a legacy id, ${badText} notes not as written`);
   }
-  const wb = c.summary.tables.find((t) => t.direction === 'new-to-legacy');
-  return {
-    orders: n,
-    cycleMs: c.ms,
-    writeBackRunMs: wb?.ms ?? null,
-    cycle: tableRows(c.summary),
-    legacyRowsAdded: added,
-    verified: true,
-    breakdown: await breakdown(ctx.client, [{ workflowId: c.workflowId }], sync.legacyQueue),
-  };
 }
 
 // ─────────────────────────────────── the whole bench ───────────────────────────────────
@@ -817,7 +872,7 @@ function targets(r: Omit<BenchResults, 'targets'>): Target[] {
   }
   if (r.backfill) t.push({ metric: `backfill after the load (every row read again, ${r.backfill.totalRows} rows)`, value: `${r.backfill.seconds} s, ${r.backfill.rowsPerSecond} rows/s`, target: '', met: null });
   t.push({ metric: `cycle, nothing changed (median of ${r.incremental.idleCycleMs.length})`, value: `${r.incremental.idleCycleMedianMs} ms`, target: '<= 100 ms', met: r.incremental.idleCycleMedianMs !== null && r.incremental.idleCycleMedianMs <= 100 });
-  t.push({ metric: `cycle, ${r.incremental.changedRows} changed legacy rows`, value: `${r.incremental.changedCycleMs} ms`, target: '<= 400 ms', met: r.incremental.changedCycleMs <= 400 });
+  t.push({ metric: `cycle, ${r.incremental.changedRows} changed legacy rows (median of ${r.incremental.changedCyclesMs.length}: ${r.incremental.changedCyclesMs.join(', ')} ms)`, value: `${r.incremental.changedCycleMs} ms`, target: '<= 400 ms', met: r.incremental.changedCycleMs <= 400 });
   const lagTarget = (r.lag.intervalSeconds + 1) * 1000;
   t.push({ metric: `edit → visible lag, median (${r.lag.seen}/${r.lag.edits} edits)`, value: r.lag.medianMs === null ? 'none seen' : `${r.lag.medianMs} ms`, target: '', met: null });
   t.push({
@@ -826,7 +881,7 @@ function targets(r: Omit<BenchResults, 'targets'>): Target[] {
     target: `<= ${lagTarget} ms`,
     met: r.lag.p95Ms !== null && r.lag.seen === r.lag.edits && r.lag.p95Ms <= lagTarget,
   });
-  t.push({ metric: `write-back, ${r.writeBack.orders} orders, one cycle`, value: `${r.writeBack.cycleMs} ms (write-back run ${r.writeBack.writeBackRunMs} ms)`, target: '<= 400 ms', met: r.writeBack.cycleMs <= 400 });
+  t.push({ metric: `write-back, ${r.writeBack.orders} orders, one cycle (median of ${r.writeBack.cyclesMs.length}: ${r.writeBack.cyclesMs.join(', ')} ms)`, value: `${r.writeBack.cycleMs} ms (write-back run ${r.writeBack.writeBackRunMs} ms)`, target: '<= 400 ms', met: r.writeBack.cycleMs <= 400 });
   const s = r.scale;
   const curve = s ? s.sizes.map((p) => `${p.deliveries}: ${p.rowsPerSecond} rows/s, ${Object.values(p.peakRssMb).join('/')} MB`).join('; ') : '';
   const notMeasured = r.options.sizes.length ? 'pending (the --sizes loads had not finished when this was written)' : 'not measured (--sizes 1000000,3000000,10000000)';
