@@ -224,16 +224,18 @@ export function createCoreActivities(deps: CoreDeps) {
     // ─────────────────────────────── write-back ───────────────────────────────
 
     /** The outbox's next orders (or the given ones), converted and planned; the writes into a claim for the legacy agent. */
-    async planWriteBack(input: { batchKey: string; batchSize?: number; orderIds?: number[] }): Promise<{ count: number; writes: number }> {
-      const entries = input.orderIds ? [] : await pendingOutbox(deps.pool, input.batchSize ?? cfg('deliveries').batchSize);
+    async planWriteBack(input: { batchKey: string; batchSize?: number; orderIds?: number[] }): Promise<{ count: number; writes: number; more: boolean }> {
+      const limit = input.batchSize ?? cfg('deliveries').batchSize;
+      // One entry more than the batch takes: whether the outbox holds more, without a round to find out.
+      const waiting = input.orderIds ? [] : await pendingOutbox(deps.pool, limit + 1);
+      const entries = waiting.slice(0, limit);
       const orderIds = input.orderIds ?? entries.map((e) => e.orderId);
       const orders = await readOrders(deps.pool, [...new Set(orderIds)]);
       const legacyIds = [...orders.values()].map((o) => o.order.legacy_id).filter((id): id is number => id !== null);
       const states = await readRowStates(deps.pool, 'deliveries', legacyIds);
       const plan = planToLegacy({ outboxIds: entries.map((e) => e.id), orderIds, orders, states, eudc: deps.eudc });
-      await deps.claims.put(writesKey(input.batchKey), plan.writes);
-      await deps.claims.put(planKey(input.batchKey), { ...plan, writes: [] } satisfies WriteBackPlan);
-      return { count: input.orderIds ? orderIds.length : entries.length, writes: plan.writes.length };
+      await Promise.all([deps.claims.put(writesKey(input.batchKey), plan.writes), deps.claims.put(planKey(input.batchKey), { ...plan, writes: [] } satisfies WriteBackPlan)]);
+      return { count: input.orderIds ? orderIds.length : entries.length, writes: plan.writes.length, more: waiting.length > limit };
     },
 
     /** PostgreSQL's record of a write-back batch the legacy agent wrote. */

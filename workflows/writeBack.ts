@@ -24,22 +24,26 @@ export async function WriteBackWorkflow(input: WriteBackInput): Promise<RunSumma
   const { summary } = await recordedRun(plan.runId, async () => {
     // Bounded: what arrives during the run waits for the next cycle.
     for (let n = 0; n < MAX_BATCHES; n++) {
-      // A batch smaller than asked for drained the outbox: no empty round to find that out.
-      if ((await writeBackBatch(`${plan.runId}#${n}`, plan.runId, { batchSize: plan.batchSize })) < plan.batchSize) break;
+      if (!(await writeBackBatch(`${plan.runId}#${n}`, plan.runId, { batchSize: plan.batchSize })).more) break;
     }
   });
   return summary;
 }
 
-/** One batch (of the outbox, or of the given orders); the number of outbox entries or orders it took. A vanished claim means planning again. */
-export async function writeBackBatch(batchKey: string, runId: string, take: { batchSize: number } | { orderIds: number[] }): Promise<number> {
+/**
+ * One batch (of the outbox, or of the given orders), and whether the outbox holds more. A
+ * vanished claim means planning again. A plan recorded without `more` (histories from before
+ * it) falls back to "a full batch may have left more", so those runs replay as they ran.
+ */
+export async function writeBackBatch(batchKey: string, runId: string, take: { batchSize: number } | { orderIds: number[] }): Promise<{ more: boolean }> {
   for (let attempt = 1; ; attempt++) {
     try {
       const planned = await core.planWriteBack({ batchKey, ...take });
-      if (planned.count === 0) return 0;
+      const more = (planned.more as boolean | undefined) ?? ('batchSize' in take && planned.count >= take.batchSize);
+      if (planned.count === 0) return { more: false };
       if (planned.writes > 0) await legacy.writeLegacy({ batchKey });
       await core.recordWriteBack({ batchKey, runId, legacyWritten: planned.writes > 0 });
-      return planned.count;
+      return { more };
     } catch (err) {
       const claimGone = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ClaimMissing';
       if (!claimGone || attempt >= CLAIM_LOSSES) throw err;

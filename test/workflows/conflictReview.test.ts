@@ -39,7 +39,7 @@ it('refuses an invalid resolution, stays open after a failed one, completes on a
     },
     async planWriteBack(input) {
       log.push(`planWriteBack ${JSON.stringify(input.orderIds)}`);
-      return { count: 1, writes: 1 };
+      return { count: 1, writes: 1, more: false };
     },
     async recordWriteBack(input) {
       log.push(`recordWriteBack ${input.legacyWritten}`);

@@ -86,7 +86,7 @@ function cycleCase(levels: string[][], parents: Record<string, string[]>, opts: 
     },
     async planWriteBack(input) {
       note('planWriteBack', input);
-      return { count: 0, writes: 0 };
+      return { count: 0, writes: 0, more: false };
     },
   };
   const legacy: LegacyStubs = {
