@@ -3,7 +3,7 @@ import type { TableConfig } from '../config/tables';
 import { inTransaction } from '../db/postgres';
 import type { ConvertedBatch } from '../convert/toNew';
 import type { LegacyWriteResult } from './legacySink';
-import { canonicalValue } from '../convert/canonical';
+import { sameValue } from '../convert/canonical';
 import { deliveries as deliveriesMapping, writtenColumns, type NewValues, type TableMapping } from '../convert/tables';
 import type { WriteBackPlan } from '../reconcile/toLegacy';
 import { imageOf, mergeColumns, planToNew, type PlannedRow, type TargetRow } from '../reconcile/toNew';
@@ -252,6 +252,6 @@ export function recordWriteBack(
 
 function sameImage(columns: Record<string, string>, a: NewValues, b: NewValues): boolean {
   return [...Object.entries(columns), ['updated_at', 'timestamptz'], ['deleted_at', 'timestamptz']].every(
-    ([c, t]) => JSON.stringify(canonicalValue(t, a[c])) === JSON.stringify(canonicalValue(t, b[c])),
+    ([c, t]) => sameValue(t, a[c], b[c]),
   );
 }

@@ -52,6 +52,18 @@ export function canonicalValue(type: string, v: unknown): CanonicalValue {
   }
 }
 
+/**
+ * Whether two values of a column are the same in canonical form. Most compared values are
+ * the very same (base against the row as it is, both from `to_jsonb`): those need no
+ * canonical form, which for an instant is a parse and a format.
+ */
+export function sameValue(type: string, a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  const x = canonicalValue(type, a);
+  const y = canonicalValue(type, b);
+  return Array.isArray(x) || Array.isArray(y) ? JSON.stringify(x) === JSON.stringify(y) : x === y;
+}
+
 /** A PostgreSQL row (as `to_jsonb` gives it) in canonical form, over the compared columns. */
 export function canonicalFromNew(mapping: TableMapping, row: Record<string, unknown>): Canonical {
   const out: Canonical = {};

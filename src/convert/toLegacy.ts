@@ -1,7 +1,7 @@
 import type { RawRow } from '../capture/rawRow';
 import { encodeCp950, type TextEncodingMode } from '../encoding/cp950';
 import type { EudcMap } from '../encoding/eudc';
-import { canonicalValue } from './canonical';
+import { sameValue } from './canonical';
 import { formatLegacyTimestamp, RuleError, STATUS_TO_LEGACY, type OrderStatus } from './rules';
 import { deliveries, type NewValues } from './tables';
 import { convertRow } from './toNew';
@@ -149,7 +149,7 @@ export function keepUnchanged(current: RawRow, write: LegacyWrite, encodings: Re
   if (!now.ok) return write.values;
   const out = { ...write.values };
   for (const [legacy, order, type] of TEXT_COLUMNS) {
-    const same = JSON.stringify(canonicalValue(type, now.row.values[order])) === JSON.stringify(canonicalValue(type, write.order[order]));
+    const same = sameValue(type, now.row.values[order], write.order[order]);
     if (same) out[legacy] = current.cols[legacy] as LegacyValue;
   }
   return out;

@@ -1,4 +1,4 @@
-import { canonicalValue } from '../convert/canonical';
+import { sameValue as same } from '../convert/canonical';
 import type { NewValues } from '../convert/tables';
 
 /**
@@ -58,7 +58,6 @@ export interface Merged {
 /** Column name → SQL type of the columns merged (the row's content: not updated_at). */
 export type MergeColumns = Record<string, string>;
 
-const same = (type: string, a: unknown, b: unknown) => JSON.stringify(canonicalValue(type, a)) === JSON.stringify(canonicalValue(type, b));
 const instant = (v: unknown) => (v === null || v === undefined ? NaN : new Date(String(v)).getTime());
 
 /** Which side is newer by updated_at (UTC instants); the tie breaker decides equal ones. */

@@ -1,5 +1,5 @@
 import type { TableConfig } from '../config/tables';
-import { canonicalValue } from '../convert/canonical';
+import { sameValue } from '../convert/canonical';
 import type { ConvertedBatch, ConvertedRow, HeldRow } from '../convert/toNew';
 import type { NewValues, TableMapping } from '../convert/tables';
 import { mergeRow, type ColumnConflict, type MergeColumns, type Merged } from './merge';
@@ -337,9 +337,9 @@ function conflictOf(
 }
 
 function sameInstant(a: unknown, b: unknown): boolean {
-  return canonicalValue('timestamptz', a) === canonicalValue('timestamptz', b);
+  return sameValue('timestamptz', a, b);
 }
 
 function sameContent(columns: MergeColumns, a: NewValues, b: NewValues): boolean {
-  return Object.entries(columns).every(([c, t]) => JSON.stringify(canonicalValue(t, a[c])) === JSON.stringify(canonicalValue(t, b[c]))) && sameInstant(a.updated_at, b.updated_at);
+  return Object.entries(columns).every(([c, t]) => sameValue(t, a[c], b[c])) && sameInstant(a.updated_at, b.updated_at);
 }

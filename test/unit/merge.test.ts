@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { COLUMN_RULES, mergeRow, TABLE_RULES, type ColumnRule, type MergeColumns, type MergeRules, type TableRule } from '../../src/reconcile/merge';
 import type { NewValues } from '../../src/convert/tables';
+import { sameValue } from '../../src/convert/canonical';
 
 /** The three-way merge, column by column: worked examples, then properties over random rows. */
 
@@ -174,5 +175,30 @@ describe('three-way merge: properties', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('same value of a column, in canonical form', () => {
+  it.each([
+    ['timestamptz', '2031-05-06T01:00:00.000Z', '2031-05-06T09:00:00+08:00', true],
+    ['timestamptz', '2031-05-06T01:00:00.400Z', '2031-05-06T01:00:00Z', true],
+    ['timestamptz', '2031-05-06T01:00:01Z', '2031-05-06T01:00:00Z', false],
+    ['timestamptz', 'not a time', 'not a time', true],
+    ['timestamptz', null, '2031-05-06T01:00:00Z', false],
+    ['date', '2031-05-06', '2031-05-06T00:00:00', true],
+    ['date', '2031-05-06', '2031-05-07', false],
+    ['integer', '5', 5, true],
+    ['integer', 5, 6, false],
+    ['integer', 'five', 5, false],
+    ['boolean', 't', true, true],
+    ['boolean', 'f', true, false],
+    ['text', '甲', '甲', true],
+    ['text', '', null, false],
+    ['text[]', ['a', null], ['a', null], true],
+    ['text[]', ['a'], ['a', 'b'], false],
+    ['text[]', ['a', null], ['a', 'NULL'], false],
+  ])('%s: %j and %j → %s', (type, a, b, want) => {
+    expect(sameValue(type, a, b)).toBe(want);
+    expect(sameValue(type, b, a)).toBe(want);
   });
 });
