@@ -74,11 +74,13 @@ export function printReport(r: BenchResults): void {
   if (r.incremental.breakdown) {
     out.push('');
     out.push(`the ${r.incremental.changedRows}-row cycle: ${breakdownSummary(r.incremental.breakdown)}`);
+    out.push(`CPU seconds during it (${r.incremental.changedCycleMs} ms wall): ${cpuText(r.incremental.changedCycleCpu)}`);
     out.push(textTable(breakdownRows(r.incremental.breakdown)));
   }
   if (r.writeBack.breakdown) {
     out.push('');
     out.push(`the write-back of ${r.writeBack.orders} orders: ${breakdownSummary(r.writeBack.breakdown)}`);
+    out.push(`CPU seconds during it (${r.writeBack.cycleMs} ms wall): ${cpuText(r.writeBack.cpu)}`);
     out.push(textTable(breakdownRows(r.writeBack.breakdown)));
   }
   out.push('');
@@ -186,6 +188,7 @@ export function markdownReport(r: BenchResults): string {
   lines.push(`Cycles with nothing changed: ${r.incremental.idleCycleMs.join(', ')} ms. The cycle after ${r.incremental.changedRows} legacy edits, ${r.incremental.changedCyclesMs.length} rounds of other rows each: ${r.incremental.changedCyclesMs.join(', ')} ms, median ${r.incremental.changedCycleMs} ms (one sample on this machine swings by a fifth; between rounds a cycle not measured moves the watermark past the lookback window, so each round reads its own rows only). The median round:`);
   lines.push('');
   lines.push(mdTable(cycleRows(r.incremental.changedCycle)));
+  lines.push('', `CPU seconds by process during the median round (${r.incremental.changedCycleMs} ms wall): ${cpuText(r.incremental.changedCycleCpu)}.`);
   if (r.incremental.idleBreakdown) {
     lines.push('', '### A cycle with nothing changed (Temporal history)', '');
     lines.push(breakdownSummary(r.incremental.idleBreakdown) + '. ' + childRows(r.incremental.idleBreakdown));
@@ -207,6 +210,7 @@ export function markdownReport(r: BenchResults): string {
   lines.push(`${r.writeBack.orders} orders created in PostgreSQL, then one cycle, ${r.writeBack.cyclesMs.length} rounds: ${r.writeBack.cyclesMs.join(', ')} ms, median ${r.writeBack.cycleMs} ms (of which the write-back run ${r.writeBack.writeBackRunMs} ms); in each round ${r.writeBack.legacyRowsAdded} legacy rows added, notes verified as CP950. The median round:`);
   lines.push('');
   lines.push(mdTable(cycleRows(r.writeBack.cycle)));
+  lines.push('', `CPU seconds by process during the median round (${r.writeBack.cycleMs} ms wall): ${cpuText(r.writeBack.cpu)}.`);
   if (r.writeBack.breakdown) {
     lines.push('');
     lines.push(breakdownSummary(r.writeBack.breakdown) + '. ' + childRows(r.writeBack.breakdown));

@@ -489,13 +489,17 @@ interface CycleRun {
   workflowId: string;
   ms: number;
   summary: CycleSummary;
+  /** CPU seconds by process during the cycle: what a cycle costs the machine, beside how long it takes. */
+  cpu: CpuSplit;
 }
 
 async function runCycle(ctx: Ctx, sync: SyncSetup, label: string): Promise<CycleRun> {
   const workflowId = `bench-cycle/${ctx.stamp}/${label}`;
+  const tracker = new CpuTracker(roleGroups(sync.workers), ctx.stack);
   const t0 = process.hrtime.bigint();
   const summary = await sync.guard(sync.client.workflow.execute(SyncCycleWorkflow, { taskQueue: sync.taskQueue, workflowId, args: [{}] }));
-  return { workflowId, ms: round(Number(process.hrtime.bigint() - t0) / 1e6), summary };
+  const ms = round(Number(process.hrtime.bigint() - t0) / 1e6);
+  return { workflowId, ms, summary, cpu: tracker.stop() };
 }
 
 const tableRows = (s: CycleSummary) =>
@@ -535,6 +539,7 @@ export interface IncrementalResult {
   changedCyclesMs: number[];
   /** Of the median round. */
   changedCycle: ReturnType<typeof tableRows>;
+  changedCycleCpu: CpuSplit;
   verified: boolean;
   breakdown?: Breakdown;
 }
@@ -580,6 +585,7 @@ async function incremental(ctx: Ctx, sync: SyncSetup, legacy: LegacyFile, edited
     changedCycleMs: c.ms,
     changedCyclesMs: rounds.map((r) => r.ms),
     changedCycle: tableRows(c.summary),
+    changedCycleCpu: c.cpu,
     verified: true,
     breakdown: await breakdown(ctx.client, [{ workflowId: c.workflowId }], sync.legacyQueue),
   };
@@ -736,6 +742,7 @@ export interface WriteBackResult {
   /** Of the median round. */
   writeBackRunMs: number | null;
   cycle: ReturnType<typeof tableRows>;
+  cpu: CpuSplit;
   /** Per round. */
   legacyRowsAdded: number;
   verified: boolean;
@@ -764,6 +771,7 @@ async function writeBack(ctx: Ctx, sync: SyncSetup, legacy: LegacyFile): Promise
     cyclesMs: rounds.map((r) => r.ms),
     writeBackRunMs: wb?.ms ?? null,
     cycle: tableRows(c.summary),
+    cpu: c.cpu,
     legacyRowsAdded: n,
     verified: true,
     breakdown: await breakdown(ctx.client, [{ workflowId: c.workflowId }], sync.legacyQueue),
