@@ -38,6 +38,10 @@ describe('legacy → new sync on Temporal', () => {
     const held = await count(h.pool, `SELECT count(*) FROM sync_held_back WHERE resolved_at IS NULL`);
     expect(held).toBe(0);
     expect(await count(h.pool, 'SELECT count(*) FROM orders')).toBe(3000);
+    // Each load committed the planner's statistics of what it wrote (the last one, deliveries',
+    // counts every row state), rather than leaving the tables' sizes unknown until autovacuum.
+    const stats = await h.pool.query<{ relname: string; reltuples: number }>(`SELECT relname, reltuples FROM pg_class WHERE relname IN ('orders', 'sync_row_state')`);
+    expect(Object.fromEntries(stats.rows.map((r) => [r.relname, Number(r.reltuples)]))).toEqual({ orders: 3000, sync_row_state: 3325 });
 
     // Every PostgreSQL row equals the contract mapping of its legacy row.
     const db = new Database(h.legacyPath, { readonly: true });
