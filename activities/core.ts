@@ -188,7 +188,7 @@ export function createCoreActivities(deps: CoreDeps) {
       const stream = deps.claims.stream<RawPage>(input.stream);
       const pages = stream.reader(beat);
       try {
-        const result = await loadEmptyTable(deps.pool, deps.config, cfg(input.table), deps.eudc, pages, { runId: input.runId, batchKey: input.batchKey, progress: beat });
+        const result = await loadEmptyTable(deps.pool, deps.config, cfg(input.table), deps.eudc, pages, { runId: input.runId, batchKey: input.batchKey, threads: deps.env.LOAD_THREADS, progress: beat });
         if (result) log(input.table, input.batchKey).info({ ...result, cursor: undefined, reviews: undefined }, 'table loaded in one transaction');
         return result;
       } finally {

@@ -58,7 +58,7 @@ export async function loadEmptyTable(
   cfg: TableConfig,
   eudc: EudcMap,
   pages: LoadSource,
-  ctx: { runId: string; batchKey: string; progress: (read: number) => void },
+  ctx: { runId: string; batchKey: string; threads: number; progress: (read: number) => void },
 ): Promise<BatchResult | null> {
   try {
     return await inTransaction(pool, (client) => loadInTransaction(client, config, cfg, eudc, pages, ctx));
@@ -78,7 +78,7 @@ async function loadInTransaction(
   cfg: TableConfig,
   eudc: EudcMap,
   pages: LoadSource,
-  ctx: { runId: string; batchKey: string; progress: (read: number) => void },
+  ctx: { runId: string; batchKey: string; threads: number; progress: (read: number) => void },
 ): Promise<BatchResult> {
   const mapping = cfg.mapping;
   const table = mapping.newTable;
@@ -110,7 +110,7 @@ async function loadInTransaction(
     if (page) head.push(page);
   }
   const next = async () => head.shift() ?? read();
-  const preparers = new PagePreparers(config, cfg, eudc, parents, { threads: head.length > 1 });
+  const preparers = new PagePreparers(config, cfg, eudc, parents, { threads: head.length > 1 ? ctx.threads : 0 });
   try {
     // Pages being prepared on other threads while this one writes: each thread one ahead.
     const ahead: Promise<PreparedPage>[] = [];

@@ -13,10 +13,11 @@ import { prepareLoadPage, type LoadTable, type PreparedPage } from './loadPage';
  * Pages of a load prepared on threads of their own (decoded, converted, reconciled, written
  * as COPY data: prepareLoadPage), so that a load uses every core while its own thread reads
  * and writes. Results come back in the order the pages went in. A table with a natural key
- * has one thread (the keys it inserted are that thread's to know); the others up to two.
- * Pages are prepared on the calling thread where threads would not pay for their start (a
- * thread loads its modules again: ~0.5 s of CPU, more than a page costs) or where the compiled
- * thread script is missing (the tests run the TypeScript sources before a build).
+ * has one thread (the keys it inserted are that thread's to know); the others as many as
+ * LOAD_THREADS says, no more than the cores. Pages are prepared on the calling thread with
+ * LOAD_THREADS=0, where threads would not pay for their start (a thread loads its modules
+ * again: ~0.5 s of CPU, more than a page costs) or where the compiled thread script is
+ * missing (the tests run the TypeScript sources before a build).
  */
 
 interface Start {
@@ -30,8 +31,6 @@ interface Start {
 type Reply = { ok: true; page: PreparedPage } | { ok: false; message: string; stack?: string };
 
 const THREAD_SCRIPT = 'loadThreads.js';
-/** More threads than this do not help: PostgreSQL and the loading thread need the other cores. */
-const MAX_THREADS = 2;
 /**
  * A thread's young generation: a page's objects die young, and V8's default lets each
  * thread's young generation grow to tens of MB before it collects, per thread. Measured on a
@@ -46,13 +45,14 @@ export class PagePreparers {
   private next = 0;
   private waiting = new Map<Worker, { resolve: (p: PreparedPage) => void; reject: (e: Error) => void }[]>();
 
-  constructor(config: SyncConfig, cfg: TableConfig, eudc: EudcMap, parents: Map<string, Map<number, number>>, opts: { threads: boolean }) {
-    const script = opts.threads ? threadScript() : null;
+  /** `threads`: at most this many (LOAD_THREADS), no more than the cores; 0 prepares pages on the calling thread. */
+  constructor(config: SyncConfig, cfg: TableConfig, eudc: EudcMap, parents: Map<string, Map<number, number>>, opts: { threads: number }) {
+    const script = opts.threads > 0 ? threadScript() : null;
     if (!script) {
       this.local = { cfg, eudc, parents, insertedKeys: new Map() };
       return;
     }
-    const count = cfg.mapping.naturalKey ? 1 : Math.max(1, Math.min(MAX_THREADS, os.availableParallelism()));
+    const count = cfg.mapping.naturalKey ? 1 : Math.min(opts.threads, os.availableParallelism());
     const start: Start = { tables: config.tables.map(({ mapping: _m, rules: _r, ...raw }) => raw), table: cfg.legacyTable, eudc, parents };
     for (let i = 0; i < count; i++) {
       const w = new Worker(script, { workerData: start, resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_MB } });

@@ -147,3 +147,28 @@ describe('legacy → new sync on Temporal', () => {
     expect(await count(h.pool, `SELECT count(*) FROM sync_row_queue WHERE table_name = 'deliveries'`)).toBe(0);
   });
 });
+
+describe('a first sync prepared on the loading thread alone (LOAD_THREADS=0)', () => {
+  // 12,000 deliveries: three load pages, so the threaded load (the default) uses its threads.
+  const load = async (env: Record<string, string>) => {
+    const h = await startHarness({ env });
+    try {
+      generateLegacyDb({ path: h.legacyPath, seed: 11, clients: 200, drivers: 10, deliveries: 12_000 });
+      await h.runCycle();
+      const rows = await h.pool.query<{ row: Record<string, unknown> }>(`SELECT to_jsonb(o) - 'created_at' - 'updated_at' AS row FROM orders o ORDER BY id`);
+      const states = await h.pool.query<{ legacy_id: number; content_hash: string }>(`SELECT legacy_id, content_hash FROM sync_row_state WHERE table_name = 'deliveries' ORDER BY legacy_id`);
+      return { rows: rows.rows.map((r) => r.row), states: states.rows };
+    } finally {
+      await h.close();
+    }
+  };
+
+  it('writes the very rows and row states the threaded load writes', async () => {
+    const alone = await load({ LOAD_THREADS: '0' });
+    const threaded = await load({});
+    expect(alone.rows).toHaveLength(12_000);
+    expect(alone.states).toHaveLength(12_000);
+    expect(alone.rows).toEqual(threaded.rows);
+    expect(alone.states).toEqual(threaded.states);
+  });
+});

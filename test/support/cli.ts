@@ -38,7 +38,7 @@ export interface CliOptions {
  * Variables the program reads (src/config/env.ts, src/stack/settings.ts): never inherited from
  * the shell running the tests, so a developer's exported settings cannot leak into a test.
  */
-const PROGRAM_VARIABLES = /^(LEGACY_DB_PATH|DATABASE_URL|REDIS_URL|TEMPORAL_.*|SYNC_.*|CLAIM_TTL_SECONDS|LOG_LEVEL|MONITOR_PORT|EUDC_MAP_PATH|LUCKYGAS_.*)$/;
+const PROGRAM_VARIABLES = /^(LEGACY_DB_PATH|DATABASE_URL|REDIS_URL|TEMPORAL_.*|SYNC_.*|CLAIM_TTL_SECONDS|LOAD_THREADS|LOG_LEVEL|MONITOR_PORT|EUDC_MAP_PATH|LUCKYGAS_.*)$/;
 
 export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
