@@ -73,6 +73,21 @@ describe('legacy → new sync on Temporal', () => {
     expect(await count(h.pool, 'SELECT count(*) FROM sync_journal')).toBe(journal);
   });
 
+  it('updates synced rows on their own page (fillfactor 90: HOT updates, no new index entries)', async () => {
+    const ids = [11, 512, 1024, 2047, 2999];
+    const db = new Database(h.legacyPath);
+    const before = db.prepare(`SELECT id, cylinder_20kg FROM deliveries WHERE id IN (${ids.join(',')}) ORDER BY id`).all() as { id: number; cylinder_20kg: number }[];
+    // Stamped with the newest timestamp already synced: inside the lookback, and no later than what the next tests stamp.
+    db.prepare(`UPDATE deliveries SET cylinder_20kg = cylinder_20kg + 1, updated_at = (SELECT max(updated_at) FROM deliveries) WHERE id IN (${ids.join(',')})`).run();
+    db.close();
+    const page = `(ctid::text::point)[0]::int`;
+    const pages = async () => (await h.pool.query(`SELECT legacy_id, ${page} AS page, qty_20kg FROM orders WHERE legacy_id = ANY($1) ORDER BY legacy_id`, [ids])).rows;
+    const loaded = await pages();
+    await h.runCycle();
+    const updated = await pages();
+    expect(updated).toEqual(loaded.map((r, i) => ({ legacy_id: r.legacy_id, page: r.page, qty_20kg: before[i].cylinder_20kg + 1 })));
+  });
+
   it('decodes every storage form exactly and holds back undecodable bytes while the rest lands', async () => {
     const db = new Database(h.legacyPath);
     const eudc = loadEudcMap();
