@@ -164,7 +164,8 @@ export function createCoreActivities(deps: CoreDeps) {
       const raw = await deps.claims.get<RawBatch>(rawKey(input.batchKey));
       const batch = convertBatch(t.mapping, t.textColumns, deps.eudc, { rows: pageRows(t.mapping, raw.page), deleted: raw.deleted });
       if (batch.held.length) log(input.table, input.batchKey).warn({ held: batch.held.map((h) => ({ id: h.legacyId, reason: h.reason })) }, 'rows held back');
-      Context.current().heartbeat();
+      // A local activity has no heartbeat: the workflow task that runs it is kept alive instead.
+      if (!Context.current().info.isLocal) Context.current().heartbeat();
       const result = await applyToNew(deps.pool, t, batch, { runId: input.runId, batchKey: input.batchKey, mode: input.mode, cursor: input.cursor, reached: input.reached });
       await deps.claims.drop(rawKey(input.batchKey)).catch(() => {});
       log(input.table, input.batchKey).info({ ...result, cursor: undefined, reviews: undefined }, 'batch applied');

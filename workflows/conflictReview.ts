@@ -3,7 +3,7 @@ import { resolveConflictUpdate, reviewQuery } from '../src/messages';
 import { ids, type ConflictResolution, type ConflictReviewInput, type ConflictReviewResult } from '../src/shared';
 import { rootMessage } from '../src/temporal/failures';
 import { SyncOutcome, SyncTable } from '../src/temporal/searchAttributes';
-import { bookkeeping, operatorSteps } from './activities';
+import { bookkeeping, core, operatorSteps } from './activities';
 import { recordedRun } from './runs';
 import { writeBackBatch } from './writeBack';
 
@@ -57,7 +57,7 @@ async function resolve(input: ConflictReviewInput, resolution: ConflictResolutio
   await bookkeeping().beginRun({ runId, kind: 'resolution', details: { conflictId: input.conflictId, table: input.table, legacyId: input.legacyId } });
   const { value } = await recordedRun(runId, async () => {
     const resolved = await operatorSteps.applyResolution({ conflictId: input.conflictId, table: input.table, resolution, runId });
-    if (resolved.writeBack && resolved.newId !== null) await writeBackBatch(`${runId}#1`, runId, { orderIds: [resolved.newId] });
+    if (resolved.writeBack && resolved.newId !== null) await writeBackBatch(core, `${runId}#1`, runId, { orderIds: [resolved.newId] });
     return resolved;
   });
   return { conflictId: input.conflictId, runId, resolution, values: value.values ?? {}, writtenBack: value.writeBack };

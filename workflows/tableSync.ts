@@ -1,5 +1,4 @@
 import {
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   isCancellation,
@@ -30,7 +29,8 @@ import {
 } from '../src/shared';
 import { progressQuery } from '../src/messages';
 import { SyncDirection, SyncTable } from '../src/temporal/searchAttributes';
-import { core, bookkeeping, legacy, legacyStream, loading } from './activities';
+import type { CoreActivities } from '../activities/core';
+import { batchSteps, claimGone, core, bookkeeping, legacy, legacyStream, loading, nonRetryable } from './activities';
 import { ConflictReviewWorkflow } from './conflictReview';
 import { recordedRun } from './runs';
 
@@ -119,9 +119,6 @@ async function runTable(input: TableSyncInput): Promise<RunSummary> {
   return summary;
 }
 
-const nonRetryable = (err: unknown) => err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable;
-const claimGone = (err: unknown) => err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ClaimMissing';
-
 class TableRun {
   private batchesThisRun = 0;
   /**
@@ -155,10 +152,10 @@ class TableRun {
   }
 
   /** Applies a captured batch, its counts into the progress; false when its claim vanished (capture again). */
-  private async apply(batchKey: string, cursor: Cursor | null, reached?: Cursor): Promise<BatchResult | null> {
+  private async apply(steps: CoreActivities, batchKey: string, cursor: Cursor | null, reached?: Cursor): Promise<BatchResult | null> {
     let result: BatchResult;
     try {
-      result = await core.applyBatch({ table: this.plan.table, runId: this.plan.runId, batchKey, mode: this.plan.mode, cursor, reached });
+      result = await steps.applyBatch({ table: this.plan.table, runId: this.plan.runId, batchKey, mode: this.plan.mode, cursor, reached });
     } catch (err) {
       if (claimGone(err)) return null;
       throw err;
@@ -251,7 +248,7 @@ class TableRun {
           for (let losses = 0; ; losses++) {
             if (losses >= CLAIM_LOSSES) throw ApplicationFailure.nonRetryable(`batch ${key}: its rows vanished from Redis ${CLAIM_LOSSES} times`, 'ClaimMissing');
             const captured = await legacy.captureIdRange({ table, batchKey: key, afterId: page.afterId, toId: page.toId, pageSize });
-            const result = await this.apply(key, null, { ts: null, id: captured.lastId });
+            const result = await this.apply(core, key, null, { ts: null, id: captured.lastId });
             if (!result) continue;
             if (!last || page.no > last.no) last = { no: page.no, toId: page.toId, count: result.read, lastId: result.cursor.id };
             break;
@@ -288,7 +285,8 @@ class TableRun {
         ahead = { no: no + 1, cursor: fetched.next, fetched: capture(no + 1, fetched.next) };
         ahead.fetched.catch(() => undefined); // awaited (and its failure seen) only if used
       }
-      const result = await this.apply(this.batchKey(no), fetched.next);
+      // A local activity holds the workflow task open, and with it the capture of the next page: the last page only.
+      const result = await this.apply(ahead ? core : batchSteps(), this.batchKey(no), fetched.next);
       if (!result) {
         if (++losses >= CLAIM_LOSSES) throw ApplicationFailure.nonRetryable(`batch ${this.batchKey(no)}: its rows vanished from Redis ${CLAIM_LOSSES} times`, 'ClaimMissing');
         ahead = null; // the batch is captured again from its cursor, and what follows with it
@@ -313,7 +311,7 @@ class TableRun {
       for (let losses = 0; ; losses++) {
         if (losses >= CLAIM_LOSSES) throw ApplicationFailure.nonRetryable(`batch ${key}: its rows vanished from Redis ${CLAIM_LOSSES} times`, 'ClaimMissing');
         await legacy.captureRows({ table, batchKey: key, ids: rowIds });
-        if (await this.apply(key, null)) break;
+        if (await this.apply(batchSteps(), key, null)) break;
       }
       this.state.cursor = { ts: null, id: rowIds[rowIds.length - 1] };
       if (rowIds.length < batchSize) return;

@@ -1,7 +1,8 @@
-import { ActivityFailure, ApplicationFailure, upsertSearchAttributes } from '@temporalio/workflow';
+import { upsertSearchAttributes } from '@temporalio/workflow';
 import type { RunSummary, WriteBackInput } from '../src/shared';
 import { SyncDirection, SyncTable } from '../src/temporal/searchAttributes';
-import { core, legacy } from './activities';
+import type { CoreActivities } from '../activities/core';
+import { batchSteps, claimGone, legacy } from './activities';
 import { recordedRun } from './runs';
 
 /**
@@ -24,7 +25,7 @@ export async function WriteBackWorkflow(input: WriteBackInput): Promise<RunSumma
   const { summary } = await recordedRun(plan.runId, async () => {
     // Bounded: what arrives during the run waits for the next cycle.
     for (let n = 0; n < MAX_BATCHES; n++) {
-      if (!(await writeBackBatch(`${plan.runId}#${n}`, plan.runId, { batchSize: plan.batchSize })).more) break;
+      if (!(await writeBackBatch(batchSteps(), `${plan.runId}#${n}`, plan.runId, { batchSize: plan.batchSize })).more) break;
     }
   });
   return summary;
@@ -35,18 +36,17 @@ export async function WriteBackWorkflow(input: WriteBackInput): Promise<RunSumma
  * vanished claim means planning again. A plan recorded without `more` (histories from before
  * it) falls back to "a full batch may have left more", so those runs replay as they ran.
  */
-export async function writeBackBatch(batchKey: string, runId: string, take: { batchSize: number } | { orderIds: number[] }): Promise<{ more: boolean }> {
+export async function writeBackBatch(steps: CoreActivities, batchKey: string, runId: string, take: { batchSize: number } | { orderIds: number[] }): Promise<{ more: boolean }> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const planned = await core.planWriteBack({ batchKey, ...take });
+      const planned = await steps.planWriteBack({ batchKey, ...take });
       const more = (planned.more as boolean | undefined) ?? ('batchSize' in take && planned.count >= take.batchSize);
       if (planned.count === 0) return { more: false };
       if (planned.writes > 0) await legacy.writeLegacy({ batchKey });
-      await core.recordWriteBack({ batchKey, runId, legacyWritten: planned.writes > 0 });
+      await steps.recordWriteBack({ batchKey, runId, legacyWritten: planned.writes > 0 });
       return { more };
     } catch (err) {
-      const claimGone = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ClaimMissing';
-      if (!claimGone || attempt >= CLAIM_LOSSES) throw err;
+      if (!claimGone(err) || attempt >= CLAIM_LOSSES) throw err;
     }
   }
 }

@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { BatchResult, Cursor, RunSummary, TableSyncPlan } from '../../src/shared';
 import type { CoreStubs, LegacyStubs } from '../support/workflowEnv';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 
 /**
  * Stub activities over a legacy table held in memory: the legacy agent's reads put row ids in
@@ -202,3 +203,9 @@ export function tableStubs(table: FakeTable, opts: { applyMs?: number; loseClaim
  * once, in order.
  */
 export const distinct = (calls: unknown[] | undefined): unknown[] | undefined => calls && [...new Map(calls.map((c) => [JSON.stringify(c), c])).values()];
+
+/** The activities a run scheduled through task queues, by type, in order (local activities are markers, not listed). */
+export async function scheduledActivities(env: TestWorkflowEnvironment, workflowId: string): Promise<string[]> {
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name ?? ''] : []));
+}

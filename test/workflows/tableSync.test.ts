@@ -7,7 +7,7 @@ import { BackfillWorkflow, TableSyncWorkflow } from '../../workflows';
 import { LOAD_ATTEMPTS } from '../../workflows/tableSync';
 import { workflowsBundle } from '../support/workflowBundle';
 import { gate, timeSkippingEnv, until, withStubWorkers } from '../support/workflowEnv';
-import { cursorOf, distinct, FakeTable, planOf, range, sleep, tableStubs } from './stubs';
+import { cursorOf, distinct, FakeTable, planOf, range, scheduledActivities, sleep, tableStubs } from './stubs';
 
 /**
  * TableSyncWorkflow's own logic, its activities stubbed over a table in memory: the load's
@@ -194,9 +194,13 @@ describe('pages (the table from its cursor)', () => {
   it('reads the next page while the current one is applied, starting from the page the probe read', async () => {
     const { s, plan, prime } = pagesCase({ applyMs: 40 });
     await prime();
-    const summary = await withStubWorkers(env, bundle, s, (taskQueue) => env.client.workflow.execute(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] }));
+    const id = workflowId();
+    const summary = await withStubWorkers(env, bundle, s, (taskQueue) => env.client.workflow.execute(TableSyncWorkflow, { taskQueue, workflowId: id, args: [{ plan }] }));
     expect(summary.status).toBe('completed');
     expect(s.appliedIds()).toEqual(range(1, 14));
+    // Pages applied beside a capture are activities; the last page, with nothing beside it, a local activity.
+    expect((await scheduledActivities(env, id)).filter((a) => a === 'applyBatch')).toHaveLength(4);
+    expect(s.calls.applyBatch).toHaveLength(5);
     // The probe's page is not read again; each later page is read while the one before it is applied.
     expect((s.calls.capturePage as { batchKey: string }[]).map((c) => c.batchKey)).toEqual([1, 2, 3, 4].map((i) => `${plan.runId}#${i}`));
     for (const i of [1, 2, 3, 4]) expect(s.log.indexOf(`capture #${i} start`)).toBeLessThan(s.log.indexOf(`apply #${i - 1} end`));
@@ -222,6 +226,22 @@ describe('pages (the table from its cursor)', () => {
     expect(captures).toEqual(['1', '2', '3', '2', '3', '4']);
     const twice = (s.calls.capturePage as { batchKey: string; cursor: unknown }[]).filter((c) => c.batchKey.endsWith('#2'));
     expect(twice[0].cursor).toEqual(twice[1].cursor);
+  });
+
+  it('captures the last page again when its claim vanished while it was applied as a local activity', async () => {
+    let lost = false;
+    const { s, plan, prime } = pagesCase({
+      loseClaim: (key) => {
+        if (key !== `${plan.runId}#4` || lost) return false;
+        lost = true;
+        return true;
+      },
+    });
+    await prime();
+    const summary = await withStubWorkers(env, bundle, s, (taskQueue) => env.client.workflow.execute(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] }));
+    expect(summary.status).toBe('completed');
+    expect(s.appliedIds()).toEqual(range(1, 14));
+    expect((s.calls.capturePage as { batchKey: string }[]).map((c) => c.batchKey.split('#')[1])).toEqual(['1', '2', '3', '4', '4']);
   });
 
   it('fails the run, recording why, when a batch\'s claim vanishes five times in a row', async () => {

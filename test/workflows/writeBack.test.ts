@@ -3,7 +3,7 @@ import type { WorkflowBundle } from '@temporalio/worker';
 import { WriteBackWorkflow } from '../../workflows';
 import { workflowsBundle } from '../support/workflowBundle';
 import { timeSkippingEnv, withStubWorkers, type CoreStubs, type LegacyStubs } from '../support/workflowEnv';
-import { batchResult, planOf, summaryOf } from './stubs';
+import { batchResult, planOf, scheduledActivities, summaryOf } from './stubs';
 
 /**
  * WriteBackWorkflow's own logic, on stubbed activities: the outbox drained batch by batch,
@@ -20,8 +20,8 @@ afterAll(async () => env?.teardown());
 
 let n = 0;
 
-/** A write-back of an outbox of `waiting` entries in batches of 10; the log of the activities it ran. */
-async function drain(waiting: number, opts: { sayMore: boolean }): Promise<string[]> {
+/** A write-back of an outbox of `waiting` entries in batches of 10; the log of the activities it ran, and its run id. */
+async function drain(waiting: number, opts: { sayMore: boolean }): Promise<{ log: string[]; runId: string }> {
   const log: string[] = [];
   let left = waiting;
   const core: CoreStubs = {
@@ -49,16 +49,22 @@ async function drain(waiting: number, opts: { sayMore: boolean }): Promise<strin
   await withStubWorkers(env, bundle, { core, legacy }, (taskQueue) =>
     env.client.workflow.execute(WriteBackWorkflow, { taskQueue, workflowId: runId, args: [{ plan: planOf({ runId, direction: 'new-to-legacy', pages: false }) }] }),
   );
-  return log;
+  return { log, runId };
 }
 
 it('drains the outbox batch by batch and stops when the plan says nothing more waits', async () => {
-  expect(await drain(25, { sayMore: true })).toEqual(['plan 10', 'write', 'record', 'plan 10', 'write', 'record', 'plan 5', 'write', 'record']);
+  expect((await drain(25, { sayMore: true })).log).toEqual(['plan 10', 'write', 'record', 'plan 10', 'write', 'record', 'plan 5', 'write', 'record']);
   // A full last batch: no round that finds the outbox empty.
-  expect(await drain(20, { sayMore: true })).toEqual(['plan 10', 'write', 'record', 'plan 10', 'write', 'record']);
+  expect((await drain(20, { sayMore: true })).log).toEqual(['plan 10', 'write', 'record', 'plan 10', 'write', 'record']);
 });
 
 it('goes on after a full batch whose plan does not say whether more waits (recorded before plans said so)', async () => {
-  expect(await drain(20, { sayMore: false })).toEqual(['plan 10', 'write', 'record', 'plan 10', 'write', 'record', 'plan 0']);
-  expect(await drain(15, { sayMore: false })).toEqual(['plan 10', 'write', 'record', 'plan 5', 'write', 'record']);
+  expect((await drain(20, { sayMore: false })).log).toEqual(['plan 10', 'write', 'record', 'plan 10', 'write', 'record', 'plan 0']);
+  expect((await drain(15, { sayMore: false })).log).toEqual(['plan 10', 'write', 'record', 'plan 5', 'write', 'record']);
+});
+
+it('plans and records each batch as local activities of the core worker; only the legacy write goes through a task queue', async () => {
+  const { log, runId } = await drain(15, { sayMore: true });
+  expect(log).toEqual(['plan 10', 'write', 'record', 'plan 5', 'write', 'record']);
+  expect(await scheduledActivities(env, runId)).toEqual(['writeLegacy', 'writeLegacy']);
 });
