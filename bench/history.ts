@@ -68,10 +68,12 @@ export interface Breakdown {
   children: { workflowId: string; type: string; wallMs: number }[];
 }
 
+const statsKey = (side: ActivityStats['side'], type: string) => `${side}|${type}`;
+
 interface Acc {
   runs: number;
   wallMs: number;
-  side: Map<string, ActivityStats['side']>;
+  /** By statsKey(side, type). */
   run: Map<string, number[]>;
   queue: Map<string, number>;
   retries: Map<string, number>;
@@ -97,7 +99,7 @@ async function walk(client: Client, workflowId: string, runId: string | undefine
     const type = events[0].workflowExecutionStartedEventAttributes?.workflowType?.name ?? '?';
     if (depth > 0) acc.children.push({ workflowId, type, wallMs: round(wall) });
 
-    const scheduled = new Map<number, { type: string; at: number }>();
+    const scheduled = new Map<number, { key: string; at: number }>();
     const started = new Map<number, number>();
     const wfScheduled = new Map<number, number>();
     const childRuns: { workflowId: string; runId: string }[] = [];
@@ -111,17 +113,16 @@ async function walk(client: Client, workflowId: string, runId: string | undefine
         case E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: {
           const a = e.activityTaskScheduledEventAttributes;
           const type = a?.activityType?.name ?? '?';
-          scheduled.set(id, { type, at });
-          acc.side.set(type, legacyQueue(a?.taskQueue?.name ?? '') ? 'legacy' : 'core');
+          scheduled.set(id, { key: statsKey(legacyQueue(a?.taskQueue?.name ?? '') ? 'legacy' : 'core', type), at });
           break;
         }
         case E.EVENT_TYPE_MARKER_RECORDED: {
           const a = e.markerRecordedEventAttributes;
           const la = a?.markerName === LOCAL_ACTIVITY_MARKER ? localActivity(a.details as Record<string, { payloads?: { data?: Uint8Array | null }[] | null }>) : null;
           if (la) {
-            if (!acc.run.has(la.type)) acc.run.set(la.type, []);
-            acc.run.get(la.type)!.push(la.runMs);
-            acc.side.set(la.type, 'local');
+            const key = statsKey('local', la.type);
+            if (!acc.run.has(key)) acc.run.set(key, []);
+            acc.run.get(key)!.push(la.runMs);
             covered += la.runMs;
           }
           break;
@@ -130,7 +131,7 @@ async function walk(client: Client, workflowId: string, runId: string | undefine
           const a = e.activityTaskStartedEventAttributes!;
           started.set(Number(a.scheduledEventId), at);
           const s = scheduled.get(Number(a.scheduledEventId));
-          if (s && (a.attempt ?? 1) > 1) acc.retries.set(s.type, (acc.retries.get(s.type) ?? 0) + (a.attempt! - 1));
+          if (s && (a.attempt ?? 1) > 1) acc.retries.set(s.key, (acc.retries.get(s.key) ?? 0) + (a.attempt! - 1));
           break;
         }
         case E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
@@ -141,9 +142,9 @@ async function walk(client: Client, workflowId: string, runId: string | undefine
           const s = scheduled.get(sid);
           const st = started.get(sid) ?? s?.at ?? at;
           if (s) {
-            if (!acc.run.has(s.type)) acc.run.set(s.type, []);
-            acc.run.get(s.type)!.push(at - st);
-            acc.queue.set(s.type, (acc.queue.get(s.type) ?? 0) + (st - s.at));
+            if (!acc.run.has(s.key)) acc.run.set(s.key, []);
+            acc.run.get(s.key)!.push(at - st);
+            acc.queue.set(s.key, (acc.queue.get(s.key) ?? 0) + (st - s.at));
             covered += at - s.at;
           }
           break;
@@ -187,23 +188,27 @@ async function walk(client: Client, workflowId: string, runId: string | undefine
 
 /** The breakdown of the given workflows (each followed through continue-as-new and children); `legacyQueue` names the legacy agent's task queue. */
 export async function breakdown(client: Client, workflows: { workflowId: string; runId?: string }[], legacyQueue: string): Promise<Breakdown> {
-  const acc: Acc = { runs: 0, wallMs: 0, side: new Map(), run: new Map(), queue: new Map(), retries: new Map(), wfTasks: [], betweenMs: 0, children: [] };
+  const acc: Acc = { runs: 0, wallMs: 0, run: new Map(), queue: new Map(), retries: new Map(), wfTasks: [], betweenMs: 0, children: [] };
   for (const w of workflows) await walk(client, w.workflowId, w.runId, acc, 0, (q) => q === legacyQueue);
   const activities: Record<string, ActivityStats> = {};
   let runTotal = 0;
   let queueTotal = 0;
-  for (const [type, runs] of acc.run) {
+  const types = [...acc.run.keys()].map((key) => key.split('|')[1]);
+  for (const [key, runs] of acc.run) {
+    const [side, type] = key.split('|') as [ActivityStats['side'], string];
     const total = runs.reduce((a, b) => a + b, 0);
     runTotal += total;
-    queueTotal += acc.queue.get(type) ?? 0;
-    activities[type] = {
-      side: acc.side.get(type) ?? 'core',
+    queueTotal += acc.queue.get(key) ?? 0;
+    // A step run both ways (a page applied as an activity, the last one as a local activity): a row each.
+    const name = types.filter((t) => t === type).length > 1 && side === 'local' ? `${type} (local)` : type;
+    activities[name] = {
+      side,
       count: runs.length,
       runMs: round(total),
       meanRunMs: round(total / runs.length, 1),
       p95RunMs: round(percentile(runs, 95) ?? 0, 1),
-      queueMs: round(acc.queue.get(type) ?? 0),
-      retries: acc.retries.get(type) ?? 0,
+      queueMs: round(acc.queue.get(key) ?? 0),
+      retries: acc.retries.get(key) ?? 0,
     };
   }
   const wf = acc.wfTasks.reduce((a, b) => a + b, 0);
