@@ -208,17 +208,23 @@ describe('pages (the table from its cursor)', () => {
     expect((s.calls.applyBatch as { cursor: unknown }[]).map((c) => c.cursor)).toEqual([3, 6, 9, 12, 14].map((id) => ({ ts: `2030-01-01 ${String(id).padStart(8, '0')}`, id })));
   });
 
-  it('captures a batch again when its claim vanished (ClaimMissing), and the batch read ahead with it', async () => {
+  /** The pages' run, with the claim of batch `no` gone the first time it is applied. */
+  async function losingClaimOnce(no: number) {
     let lost = false;
     const { s, plan, prime } = pagesCase({
       loseClaim: (key) => {
-        if (key !== `${plan.runId}#2` || lost) return false;
+        if (key !== `${plan.runId}#${no}` || lost) return false;
         lost = true;
         return true;
       },
     });
     await prime();
     const summary = await withStubWorkers(env, bundle, s, (taskQueue) => env.client.workflow.execute(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] }));
+    return { s, summary };
+  }
+
+  it('captures a batch again when its claim vanished (ClaimMissing), and the batch read ahead with it', async () => {
+    const { s, summary } = await losingClaimOnce(2);
     expect(summary.status).toBe('completed');
     // Every row once, in order, though batch 2 was applied twice (the first time its claim was gone).
     expect(s.appliedIds()).toEqual(range(1, 14));
@@ -229,16 +235,7 @@ describe('pages (the table from its cursor)', () => {
   });
 
   it('captures the last page again when its claim vanished while it was applied as a local activity', async () => {
-    let lost = false;
-    const { s, plan, prime } = pagesCase({
-      loseClaim: (key) => {
-        if (key !== `${plan.runId}#4` || lost) return false;
-        lost = true;
-        return true;
-      },
-    });
-    await prime();
-    const summary = await withStubWorkers(env, bundle, s, (taskQueue) => env.client.workflow.execute(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] }));
+    const { s, summary } = await losingClaimOnce(4);
     expect(summary.status).toBe('completed');
     expect(s.appliedIds()).toEqual(range(1, 14));
     expect((s.calls.capturePage as { batchKey: string }[]).map((c) => c.batchKey.split('#')[1])).toEqual(['1', '2', '3', '4', '4']);
