@@ -521,7 +521,7 @@ const IDLE_CYCLES = 5;
  * The 1,000-row cycle and the write-back run this many times, each with rows of its own, and
  * report the median: one sample of this machine swings by a fifth. Every round is listed.
  */
-const ROUNDS = 3;
+const ROUNDS = 5;
 
 /** The round whose time is the median (ROUNDS is odd). */
 function medianRound<T extends { ms: number }>(rounds: T[]): T {
