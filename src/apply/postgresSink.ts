@@ -199,15 +199,9 @@ export function recordWriteBack(
     if (prior) return prior;
     await asSync(client);
     const done = results.filter((r) => r.operation !== 'skipped') as (LegacyWriteResult & { legacyId: number; hash: string; ts: string })[];
-    // The new orders take their legacy ids, and every order written is read as it is now, in one statement.
-    const now = await client.query<{ id: number; row: Record<string, unknown> }>(
-      `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(order_id int, legacy_id int)),
-       given AS (UPDATE orders o SET legacy_id = x.legacy_id FROM x
-                  WHERE o.id = x.order_id AND o.legacy_id IS DISTINCT FROM x.legacy_id
-              RETURNING o.id, to_jsonb(o) AS row)
-       SELECT id, row FROM given
-       UNION ALL
-       SELECT o.id, to_jsonb(o) FROM orders o JOIN x ON o.id = x.order_id WHERE o.id NOT IN (SELECT id FROM given)`,
+    await client.query(
+      `UPDATE orders o SET legacy_id = x.legacy_id FROM jsonb_to_recordset($1::jsonb) AS x(order_id int, legacy_id int)
+       WHERE o.id = x.order_id AND o.legacy_id IS DISTINCT FROM x.legacy_id`,
       [JSON.stringify(done.map((r) => ({ order_id: r.orderId, legacy_id: r.legacyId })))],
     );
     await journal(
@@ -218,6 +212,7 @@ export function recordWriteBack(
         .filter((r) => r.operation !== 'unchanged')
         .map((r) => ({ side: 'legacy', table: 'deliveries', rowId: r.legacyId, legacyId: r.legacyId, operation: r.operation as 'insert' | 'update', before: r.before, after: r.after })),
     );
+    const now = await client.query<{ id: number; row: Record<string, unknown> }>(`SELECT id, to_jsonb(o) AS row FROM orders o WHERE id = ANY($1::int[])`, [done.map((r) => r.orderId)]);
     const current = new Map(now.rows.map((r) => [r.id, r.row]));
     const columns = mergeColumns(deliveriesMapping);
     await recordWrittenBack(
