@@ -9,6 +9,7 @@ import { isExecutable, which } from '../../src/stack/processes';
 import { resolveTemporalCli } from '../../src/stack/temporal';
 import { SEARCH_ATTRIBUTES, SyncDirection, SyncOutcome, SyncRows, SyncTable } from '../../src/temporal/searchAttributes';
 import { testStackSettings } from './testStack';
+import { workflowsBundle } from './workflowBundle';
 
 /**
  * Workflow tests without PostgreSQL, Redis or a legacy file: Temporal's time-skipping test
@@ -65,6 +66,16 @@ export function devServerEnv(): Promise<TestWorkflowEnvironment> {
       searchAttributes: [SyncTable, SyncDirection, SyncRows, SyncOutcome],
     },
   });
+}
+
+/** A test file's time-skipping server and workflow bundle: made in its beforeAll, torn down in its afterAll. */
+export function timeSkippingSuite(): { env: TestWorkflowEnvironment; bundle: WorkflowBundle } {
+  const suite = {} as { env: TestWorkflowEnvironment; bundle: WorkflowBundle };
+  beforeAll(async () => {
+    [suite.env, suite.bundle] = await Promise.all([timeSkippingEnv(), workflowsBundle()]);
+  });
+  afterAll(async () => suite.env?.teardown());
+  return suite;
 }
 
 export type CoreStubs = Partial<CoreActivities>;

@@ -1,11 +1,8 @@
 import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowBundle } from '@temporalio/worker';
 import { resolveConflictUpdate, reviewQuery } from '../../src/messages';
 import type { ConflictResolution } from '../../src/shared';
 import { ConflictReviewWorkflow } from '../../workflows';
-import { workflowsBundle } from '../support/workflowBundle';
-import { gate, timeSkippingEnv, until, withStubWorkers, type CoreStubs, type LegacyStubs } from '../support/workflowEnv';
+import { gate, timeSkippingSuite, until, withStubWorkers, type CoreStubs, type LegacyStubs } from '../support/workflowEnv';
 import { batchResult, summaryOf } from './stubs';
 
 /**
@@ -14,12 +11,7 @@ import { batchResult, summaryOf } from './stubs';
  * one goes through both sides and completes the review.
  */
 
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundle;
-beforeAll(async () => {
-  [env, bundle] = await Promise.all([timeSkippingEnv(), workflowsBundle()]);
-});
-afterAll(async () => env?.teardown());
+const suite = timeSkippingSuite();
 
 it('refuses an invalid resolution, stays open after a failed one, completes on a good one', async () => {
   const log: string[] = [];
@@ -58,8 +50,8 @@ it('refuses an invalid resolution, stays open after a failed one, completes on a
   };
   const failure = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e as WorkflowUpdateFailedError);
 
-  await withStubWorkers(env, bundle, { core, legacy }, async (taskQueue) => {
-    const review = await env.client.workflow.start(ConflictReviewWorkflow, { taskQueue, workflowId: 'conflict-review/7', args: [{ conflictId: 7, table: 'deliveries', legacyId: 42 }] });
+  await withStubWorkers(suite.env, suite.bundle, { core, legacy }, async (taskQueue) => {
+    const review = await suite.env.client.workflow.start(ConflictReviewWorkflow, { taskQueue, workflowId: 'conflict-review/7', args: [{ conflictId: 7, table: 'deliveries', legacyId: 42 }] });
     const resolve = (r: ConflictResolution) => review.executeUpdate(resolveConflictUpdate, { args: [r] });
 
     // Rejected by the validator: never accepted, so nothing ran and the history does not show it.
@@ -103,6 +95,6 @@ function rootOf(err: unknown): string {
 
 /** Updates accepted into the run's history. */
 async function updatesInHistory(workflowId: string): Promise<number> {
-  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  const history = await suite.env.client.workflow.getHandle(workflowId).fetchHistory();
   return (history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length;
 }

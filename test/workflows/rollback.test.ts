@@ -1,10 +1,7 @@
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowBundle } from '@temporalio/worker';
 import type { RollbackPageResult, RollbackSelection } from '../../src/shared';
 import { RollbackWorkflow } from '../../workflows';
-import { workflowsBundle } from '../support/workflowBundle';
-import { timeSkippingEnv, withStubWorkers, type CoreStubs } from '../support/workflowEnv';
+import { timeSkippingSuite, withStubWorkers, type CoreStubs } from '../support/workflowEnv';
 import { summaryOf } from './stubs';
 
 /**
@@ -13,12 +10,7 @@ import { summaryOf } from './stubs';
  * time-skipping server those minutes pass in a moment.
  */
 
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundle;
-beforeAll(async () => {
-  [env, bundle] = await Promise.all([timeSkippingEnv(), workflowsBundle()]);
-});
-afterAll(async () => env?.teardown());
+const suite = timeSkippingSuite();
 
 const selection: RollbackSelection = { runIds: ['sync-cycle/test/1'], since: null, tables: null, maxJournalId: 10 };
 const lastPage: RollbackPageResult = {
@@ -51,7 +43,7 @@ function rollbackStubs(busyAttempts: number) {
       return 'resumed';
     },
     async waitForQuietSync() {
-      attempts.push(await env.currentTimeMs());
+      attempts.push(await suite.env.currentTimeMs());
       log.push('waitForQuietSync');
       if (attempts.length <= busyAttempts) throw ApplicationFailure.retryable('sync runs still running: sync-cycle/test/1 (the schedule is paused; waiting for them to finish)', 'SyncStillRunning');
       return { staleRuns: [] };
@@ -79,8 +71,8 @@ function rollbackStubs(busyAttempts: number) {
 it('waits while a cycle it concerns runs (waitForQuietSync failing retryably), then restores', async () => {
   const s = rollbackStubs(3);
   const started = Date.now();
-  const result = await withStubWorkers(env, bundle, s, (taskQueue) =>
-    env.client.workflow.execute(RollbackWorkflow, { taskQueue, workflowId: 'rollback/test/1', args: [{ runId: 'sync-cycle/test/1' }] }),
+  const result = await withStubWorkers(suite.env, suite.bundle, s, (taskQueue) =>
+    suite.env.client.workflow.execute(RollbackWorkflow, { taskQueue, workflowId: 'rollback/test/1', args: [{ runId: 'sync-cycle/test/1' }] }),
   );
   expect(s.log).toEqual(['pause', 'waitForQuietSync', 'waitForQuietSync', 'waitForQuietSync', 'waitForQuietSync', 'beginRollback', 'rollbackPage', 'finishRun completed']);
   // Retried every 10 s of workflow time, without waiting those seconds.
@@ -93,8 +85,8 @@ it('waits while a cycle it concerns runs (waitForQuietSync failing retryably), t
 it('gives up after some 10 minutes of a busy sync, restores nothing and resumes the schedule it paused', async () => {
   const s = rollbackStubs(Infinity);
   const started = Date.now();
-  const err = await withStubWorkers(env, bundle, s, (taskQueue) =>
-    env.client.workflow.execute(RollbackWorkflow, { taskQueue, workflowId: 'rollback/test/2', args: [{ runId: 'sync-cycle/test/1' }] }).then(
+  const err = await withStubWorkers(suite.env, suite.bundle, s, (taskQueue) =>
+    suite.env.client.workflow.execute(RollbackWorkflow, { taskQueue, workflowId: 'rollback/test/2', args: [{ runId: 'sync-cycle/test/1' }] }).then(
       () => null,
       (e: unknown) => e,
     ),

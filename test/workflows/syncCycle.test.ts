@@ -1,12 +1,9 @@
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowBundle } from '@temporalio/worker';
 import type { CycleDraft, CycleRun } from '../../activities/core';
 import type { RunDraft } from '../../src/plan';
 import { ids, type CycleSummary, type Direction, type RunSummary } from '../../src/shared';
 import { SyncCycleWorkflow } from '../../workflows';
-import { workflowsBundle } from '../support/workflowBundle';
-import { timeSkippingEnv, withStubWorkers, type CoreStubs, type LegacyStubs } from '../support/workflowEnv';
+import { timeSkippingSuite, withStubWorkers, type CoreStubs, type LegacyStubs } from '../support/workflowEnv';
 import { batchResult, distinct, planOf, sleep, summaryOf } from './stubs';
 
 /**
@@ -15,12 +12,7 @@ import { batchResult, distinct, planOf, sleep, summaryOf } from './stubs';
  * table in order, and what a failed child does to the rest of the cycle.
  */
 
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundle;
-beforeAll(async () => {
-  [env, bundle] = await Promise.all([timeSkippingEnv(), workflowsBundle()]);
-});
-afterAll(async () => env?.teardown());
+const suite = timeSkippingSuite();
 
 let n = 0;
 
@@ -95,8 +87,8 @@ function cycleCase(levels: string[][], parents: Record<string, string[]>, opts: 
     },
   };
   const run = () =>
-    withStubWorkers(env, bundle, { core, legacy }, (taskQueue) =>
-      env.client.workflow.execute(SyncCycleWorkflow, { taskQueue, workflowId: cycleId, args: [{}] }).then(
+    withStubWorkers(suite.env, suite.bundle, { core, legacy }, (taskQueue) =>
+      suite.env.client.workflow.execute(SyncCycleWorkflow, { taskQueue, workflowId: cycleId, args: [{}] }).then(
         (summary): CycleSummary | WorkflowFailedError => summary,
         (err: WorkflowFailedError) => err,
       ),

@@ -1,12 +1,10 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowBundle } from '@temporalio/worker';
 import { progressQuery } from '../../src/messages';
 import { BackfillWorkflow, TableSyncWorkflow } from '../../workflows';
 import { LOAD_ATTEMPTS } from '../../workflows/tableSync';
-import { workflowsBundle } from '../support/workflowBundle';
-import { gate, timeSkippingEnv, until, withStubWorkers } from '../support/workflowEnv';
+import { gate, timeSkippingEnv, timeSkippingSuite, until, withStubWorkers } from '../support/workflowEnv';
 import { cursorOf, distinct, FakeTable, planOf, range, scheduledActivities, sleep, tableStubs } from './stubs';
 
 /**
@@ -15,12 +13,7 @@ import { cursorOf, distinct, FakeTable, planOf, range, scheduledActivities, slee
  * the progress query answering across it.
  */
 
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundle;
-beforeAll(async () => {
-  [env, bundle] = await Promise.all([timeSkippingEnv(), workflowsBundle()]);
-});
-afterAll(async () => env?.teardown());
+const suite = timeSkippingSuite();
 
 let n = 0;
 const workflowId = () => `table-sync-test/${++n}`;
@@ -31,8 +24,8 @@ describe('load (plan.load: the table by id ranges)', () => {
     const s = tableStubs(table, { applyMs: 30 });
     const watermark = { ts: '2030-01-02 00:00:00', id: 95 };
     const plan = planOf({ load: { pageSize: 10, watermark, rows: 95 }, pages: false });
-    const [summary, progress] = await withStubWorkers(env, bundle, s, async (taskQueue) => {
-      const handle = await env.client.workflow.start(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] });
+    const [summary, progress] = await withStubWorkers(suite.env, suite.bundle, s, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] });
       return [await handle.result(), await handle.query(progressQuery)] as const;
     });
     expect(summary).toMatchObject({ runId: plan.runId, status: 'completed' });
@@ -62,8 +55,8 @@ describe('load (plan.load: the table by id ranges)', () => {
       }
       return ends;
     };
-    await withStubWorkers(env, bundle, s, (taskQueue) =>
-      env.client.workflow.execute(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan: planOf({ load: { pageSize: 10, watermark: null, rows: 95 }, pages: false }) }] }),
+    await withStubWorkers(suite.env, suite.bundle, s, (taskQueue) =>
+      suite.env.client.workflow.execute(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan: planOf({ load: { pageSize: 10, watermark: null, rows: 95 }, pages: false }) }] }),
     );
     expect(s.appliedIds().sort((a, b) => a - b)).toEqual(range(1, 125));
     // The open-ended page read 91..100; the load went on after 100.
@@ -74,8 +67,8 @@ describe('load (plan.load: the table by id ranges)', () => {
 
 describe('load into an empty table (plan.load.empty: one transaction, the legacy agent streaming)', () => {
   const emptyPlan = () => planOf({ load: { pageSize: 10, watermark: { ts: '2030-01-02 00:00:00', id: 95 }, rows: 95, empty: true }, pages: false });
-  const start = (s: ReturnType<typeof tableStubs>, plan: ReturnType<typeof planOf>, on: TestWorkflowEnvironment = env) =>
-    withStubWorkers(on, bundle, s, async (taskQueue) => {
+  const start = (s: ReturnType<typeof tableStubs>, plan: ReturnType<typeof planOf>, on: TestWorkflowEnvironment = suite.env) =>
+    withStubWorkers(on, suite.bundle, s, async (taskQueue) => {
       const handle = await on.client.workflow.start(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] });
       const outcome = await handle.result().then(
         (summary) => ({ summary, err: null }),
@@ -88,7 +81,7 @@ describe('load into an empty table (plan.load.empty: one transaction, the legacy
    * when the load ends, and cancelling an activity the time-skipping server still sees running
    * (cancelling one not yet started, or one whose completion is on its way) stops its time skipping.
    */
-  const streamEnded = async (on: TestWorkflowEnvironment = env) => {
+  const streamEnded = async (on: TestWorkflowEnvironment = suite.env) => {
     const { workflowId } = Context.current().info.workflowExecution!;
     const pending = async () => (await on.client.workflow.getHandle(workflowId).describe()).raw.pendingActivities ?? [];
     await until(async () => !(await pending()).some((a) => a.activityType?.name === 'captureTable'), 'the stream ended');
@@ -195,11 +188,11 @@ describe('pages (the table from its cursor)', () => {
     const { s, plan, prime } = pagesCase({ applyMs: 40 });
     await prime();
     const id = workflowId();
-    const summary = await withStubWorkers(env, bundle, s, (taskQueue) => env.client.workflow.execute(TableSyncWorkflow, { taskQueue, workflowId: id, args: [{ plan }] }));
+    const summary = await withStubWorkers(suite.env, suite.bundle, s, (taskQueue) => suite.env.client.workflow.execute(TableSyncWorkflow, { taskQueue, workflowId: id, args: [{ plan }] }));
     expect(summary.status).toBe('completed');
     expect(s.appliedIds()).toEqual(range(1, 14));
     // Pages applied beside a capture are activities; the last page, with nothing beside it, a local activity.
-    expect((await scheduledActivities(env, id)).filter((a) => a === 'applyBatch')).toHaveLength(4);
+    expect((await scheduledActivities(suite.env, id)).filter((a) => a === 'applyBatch')).toHaveLength(4);
     expect(s.calls.applyBatch).toHaveLength(5);
     // The probe's page is not read again; each later page is read while the one before it is applied.
     expect((s.calls.capturePage as { batchKey: string }[]).map((c) => c.batchKey)).toEqual([1, 2, 3, 4].map((i) => `${plan.runId}#${i}`));
@@ -219,7 +212,7 @@ describe('pages (the table from its cursor)', () => {
       },
     });
     await prime();
-    const summary = await withStubWorkers(env, bundle, s, (taskQueue) => env.client.workflow.execute(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] }));
+    const summary = await withStubWorkers(suite.env, suite.bundle, s, (taskQueue) => suite.env.client.workflow.execute(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] }));
     return { s, summary };
   }
 
@@ -244,8 +237,8 @@ describe('pages (the table from its cursor)', () => {
   it('fails the run, recording why, when a batch\'s claim vanishes five times in a row', async () => {
     const { s, plan, prime } = pagesCase({ loseClaim: (key) => key.endsWith('#1') });
     await prime();
-    const err = await withStubWorkers(env, bundle, s, (taskQueue) =>
-      env.client.workflow.execute(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] }).then(
+    const err = await withStubWorkers(suite.env, suite.bundle, s, (taskQueue) =>
+      suite.env.client.workflow.execute(TableSyncWorkflow, { taskQueue, workflowId: workflowId(), args: [{ plan }] }).then(
         () => null,
         (e: unknown) => e,
       ),
@@ -277,8 +270,8 @@ describe('continue-as-new', () => {
     s.core.beginTableSync = async ({ start }) =>
       planOf({ runId: start.workflowId, table: start.table, kind: 'backfill', batchSize: 1, load: { pageSize: 1, watermark, rows: 250 }, pages: false });
     const id = 'backfill/drivers';
-    const { first, midway, describedRun, summary } = await withStubWorkers(env, bundle, s, async (taskQueue) => {
-      const handle = await env.client.workflow.start(BackfillWorkflow, { taskQueue, workflowId: id, args: [{ table: 'drivers' }] });
+    const { first, midway, describedRun, summary } = await withStubWorkers(suite.env, suite.bundle, s, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(BackfillWorkflow, { taskQueue, workflowId: id, args: [{ table: 'drivers' }] });
       await until(() => waiting === 2, 'both lanes to wait at batch 150');
       // The handle follows the chain of runs: the query reaches the run now running.
       const midway = await handle.query(progressQuery);

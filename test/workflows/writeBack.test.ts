@@ -1,8 +1,5 @@
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowBundle } from '@temporalio/worker';
 import { WriteBackWorkflow } from '../../workflows';
-import { workflowsBundle } from '../support/workflowBundle';
-import { timeSkippingEnv, withStubWorkers, type CoreStubs, type LegacyStubs } from '../support/workflowEnv';
+import { timeSkippingSuite, withStubWorkers, type CoreStubs, type LegacyStubs } from '../support/workflowEnv';
 import { batchResult, planOf, scheduledActivities, summaryOf } from './stubs';
 
 /**
@@ -11,12 +8,7 @@ import { batchResult, planOf, scheduledActivities, summaryOf } from './stubs';
  * a plan recorded before plans said so still goes on after a full batch.
  */
 
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundle;
-beforeAll(async () => {
-  [env, bundle] = await Promise.all([timeSkippingEnv(), workflowsBundle()]);
-});
-afterAll(async () => env?.teardown());
+const suite = timeSkippingSuite();
 
 let n = 0;
 
@@ -46,8 +38,8 @@ async function drain(waiting: number, opts: { sayMore: boolean }): Promise<{ log
     },
   };
   const runId = `table-sync/deliveries/new-to-legacy/sync-cycle/write-back-test/${++n}`;
-  await withStubWorkers(env, bundle, { core, legacy }, (taskQueue) =>
-    env.client.workflow.execute(WriteBackWorkflow, { taskQueue, workflowId: runId, args: [{ plan: planOf({ runId, direction: 'new-to-legacy', pages: false }) }] }),
+  await withStubWorkers(suite.env, suite.bundle, { core, legacy }, (taskQueue) =>
+    suite.env.client.workflow.execute(WriteBackWorkflow, { taskQueue, workflowId: runId, args: [{ plan: planOf({ runId, direction: 'new-to-legacy', pages: false }) }] }),
   );
   return { log, runId };
 }
@@ -66,5 +58,5 @@ it('goes on after a full batch whose plan does not say whether more waits (recor
 it('plans and records each batch as local activities of the core worker; only the legacy write goes through a task queue', async () => {
   const { log, runId } = await drain(15, { sayMore: true });
   expect(log).toEqual(['plan 10', 'write', 'record', 'plan 5', 'write', 'record']);
-  expect(await scheduledActivities(env, runId)).toEqual(['writeLegacy', 'writeLegacy']);
+  expect(await scheduledActivities(suite.env, runId)).toEqual(['writeLegacy', 'writeLegacy']);
 });
