@@ -556,10 +556,10 @@ async function incremental(ctx: Ctx, sync: SyncSetup, legacy: LegacyFile, edited
   const idleBreakdown = await breakdown(ctx.client, [{ workflowId: lastIdle }], sync.legacyQueue);
   const n = Math.min(ctx.opts.changedRows, legacy.counts.deliveries);
   const rounds: CycleRun[] = [];
+  const minute = (m: number) => `2099-01-01 00:${String(m).padStart(2, '0')}:00`;
   for (let round = 0; round < ROUNDS; round++) {
     const ids = randomIds(n, legacy.counts.deliveries, edited);
     ids.forEach((id) => edited.add(id));
-    const minute = (m: number) => `2099-01-01 00:${String(m).padStart(2, '0')}:00`;
     editDeliveries(legacy.path, ids, minute(round * 10));
     log(`changed ${n} legacy deliveries; one cycle (round ${round + 1} of ${ROUNDS})`);
     const c = await runCycle(ctx, sync, `changed-${round}`);

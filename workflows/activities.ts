@@ -26,14 +26,15 @@ const localCore = proxyLocalActivities<CoreActivities>({ startToCloseTimeout: '5
 
 /**
  * A cycle's batch steps on the core workers (applying a run's last page, a queue's batch,
- * planning and recording a write-back batch): local activities, in the workflow task of the core worker that runs the
- * run, as the bookkeeping below. Each would otherwise cost a trip through the task queue and a
- * workflow task after it (~20 ms on a 2-core machine, ~10 % of a 1,000-row cycle). A worker that
- * dies meanwhile is noticed by the workflow task's timeout, and the step runs again on another
- * (each is idempotent by its batch key). Steps with a capture running beside them (a page
- * applied while the next is read, the pages of a load) stay activities: a workflow task held
- * open by a local activity sends the commands it holds (the next capture) only when it ends. A
- * run whose history was made before the patch goes on with activities.
+ * planning and recording a write-back batch): local activities, in the workflow task of the
+ * core worker that runs the run, as the bookkeeping below. Each would otherwise cost a trip
+ * through the task queue and a workflow task after it (~20 ms on a 2-core machine, ~10 % of a
+ * 1,000-row cycle). A worker that dies meanwhile is noticed by the workflow task's timeout,
+ * and the step runs again on another (each is idempotent by its batch key). Steps with a
+ * capture running beside them (a page applied while the next is read, the pages of a load)
+ * stay activities: a workflow task held open by a local activity sends the commands it holds
+ * (the next capture) only when it ends. A run whose history was made before the patch goes on
+ * with activities.
  */
 export function batchSteps(): CoreActivities {
   return patched(LOCAL_BATCH_STEPS) ? localCore : core;
