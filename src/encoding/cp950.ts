@@ -407,6 +407,9 @@ function unencodable(ch: string, position: number): Encoded {
 
 /** Text → CP950 bytes; characters CP950 lacks go through the EUDC map, or the text is refused. */
 export function encodeCp950(text: string, eudc: EudcMap): Encoded {
+  // CP950's single bytes are ASCII: dates, timestamps and most codes need no codec and no round
+  // trip. Text is ASCII when its UTF-8 takes one byte a character.
+  if (Buffer.byteLength(text, 'utf8') === text.length) return { ok: true, bytes: Buffer.from(text, 'latin1') };
   if (!HAS_PREFERRED.test(text)) {
     const fast = iconv.encode(text, 'cp950');
     if (iconv.decode(fast, 'cp950') === text) return { ok: true, bytes: fast };
