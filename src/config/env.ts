@@ -37,11 +37,10 @@ const settings = z
   CLAIM_TTL_SECONDS: z.coerce.number().int().min(10).default(3600),
   /**
    * Threads preparing a table's first sync beside the thread that writes it: the load's rate
-   * against the core worker's memory. Measured on a 1M load (bench, 2 cores, before the
-   * worker's smaller young generation, WORKER_NODE_FLAGS): 2 → 41,850 rows/s, peak RSS 335 MB;
-   * 1 → 38,563 rows/s, 276 MB; 0 → 31,619 rows/s, 235 MB. One keeps a worker under 250 MB.
+   * against the core worker's memory. Measured on a 1M load (bench, 2 cores, the worker started
+   * with WORKER_NODE_FLAGS): 2 → 48,731 rows/s, peak RSS 307 MB; 1 → 31,644 rows/s, 242 MB.
    */
-  LOAD_THREADS: z.coerce.number().int().min(0).max(16).default(1),
+  LOAD_THREADS: z.coerce.number().int().min(0).max(16).default(2),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   MONITOR_PORT: z.coerce.number().int().min(0).max(65535).default(9090),
   /** mTLS to Temporal: the client certificate and key (PEM), the CA when not a public one. */

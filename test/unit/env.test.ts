@@ -5,8 +5,8 @@ import { ConfigError, loadEnv } from '../../src/config/env';
 const base = { DATABASE_URL: 'postgresql://u@127.0.0.1:5432/db', REDIS_URL: 'redis://127.0.0.1:6379', TEMPORAL_ADDRESS: '127.0.0.1:7233' };
 
 describe('LOAD_THREADS', () => {
-  it('is 1 unless set, and takes 0 (pages prepared on the loading thread)', () => {
-    expect(loadEnv(base).LOAD_THREADS).toBe(1);
+  it('is 2 unless set, and takes 0 (pages prepared on the loading thread)', () => {
+    expect(loadEnv(base).LOAD_THREADS).toBe(2);
     expect(loadEnv({ ...base, LOAD_THREADS: '0' }).LOAD_THREADS).toBe(0);
     expect(loadEnv({ ...base, LOAD_THREADS: '4' }).LOAD_THREADS).toBe(4);
   });
