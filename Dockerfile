@@ -55,6 +55,5 @@ COPY --from=build /app/src ./src
 USER node
 
 EXPOSE 9090
-# Node's flags for a worker: WORKER_NODE_FLAGS in src/temporal/worker.ts (a smaller young generation).
-ENTRYPOINT ["node", "--max-semi-space-size=4", "bin/luckygas-sync.js"]
+ENTRYPOINT ["node", "bin/luckygas-sync.js"]
 CMD ["worker"]

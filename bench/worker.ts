@@ -5,7 +5,6 @@ import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { PROJECT_ROOT } from '../src/paths';
 import type { WorkerRole } from '../src/shared';
-import { WORKER_NODE_FLAGS } from '../src/temporal/worker';
 import { cpuSeconds, memory, RssSampler, type WorkerGroup } from './measure';
 
 /**
@@ -58,8 +57,7 @@ export class BenchWorker {
   static async start(env: WorkerEnv, logDir: string, client: Client, label: string, role: WorkerRole): Promise<BenchWorker> {
     const logFile = path.join(logDir, `worker-${label}-${role}.log`);
     const log = createWriteStream(logFile);
-    // Started as the image starts it (Dockerfile ENTRYPOINT).
-    const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, path.join(PROJECT_ROOT, 'bin', 'luckygas-sync.js'), 'worker', '--role', role], {
+    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'luckygas-sync.js'), 'worker', '--role', role], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -64,14 +64,14 @@ function workflowCode(): { code: { workflowBundle: { codePath: string } } | { wo
 const HEAP_GROWING_PERCENT = 25;
 
 /**
- * How a worker's `node` is started (the image's ENTRYPOINT, the bench): a young generation
- * of at most 4 MB per semi-space instead of V8's 16. A worker's objects die young, but V8
- * grows the young generation to its largest while a load streams pages. Measured on a 1M
- * load (core worker peak RSS, two page threads): 362 → 307 MB, for about 8 % more CPU; the
- * cycles' times did not move. Only a flag at start reaches the main thread; createWorkers sets
- * it again for the threads it starts (the SDK's workflow thread) in a process started without it.
+ * The threads a worker starts after this (the SDK's workflow thread; the load's page threads
+ * set their own limit) get a young generation of at most 4 MB per semi-space instead of V8's
+ * 16: their objects die young, and V8 otherwise grows it to its largest. The quick bench's
+ * core worker peak 326 → 294 MB, the cycles' times unmoved. The main thread keeps V8's size:
+ * only a flag at start reaches it (docs/runbook.md), and there it cost the write-back cycle
+ * ~50 ms (a 1M load's peak with it: 307 MB, against 362 without it in the same A/B pair).
  */
-export const WORKER_NODE_FLAGS = ['--max-semi-space-size=4'];
+const THREAD_SEMI_SPACE_MB = 4;
 
 let runtimeInstalled = false;
 
@@ -92,7 +92,7 @@ export interface WorkerOptions {
 
 export async function createWorkers(env: LegacyEnv, role: WorkerRole, opts: WorkerOptions = {}): Promise<SyncWorkers> {
   v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-  for (const flag of WORKER_NODE_FLAGS) v8.setFlagsFromString(flag);
+  v8.setFlagsFromString(`--max-semi-space-size=${THREAD_SEMI_SPACE_MB}`);
   if (!runtimeInstalled) {
     // The SDK's own logs go to stderr at warn and above: pino carries the sync's logs.
     try {

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { WORKER_NODE_FLAGS } from '../../src/temporal/worker';
 
 // js-yaml comes with the test tools (jest, eslint); only load is used, as in every version.
 const yaml = require('js-yaml') as { load(text: string): unknown };
@@ -38,15 +37,5 @@ describe('the legacy agent in docker-compose.temporal.yml', () => {
     expect(worker.command).toEqual(['worker', '--role', 'core']);
     expect(String(worker.deploy?.replicas)).toMatch(/SYNC_WORKER_REPLICAS/);
     expect(worker.environment).toMatchObject({ TEMPORAL_TASK_QUEUE: 'luckygas-sync', TEMPORAL_LEGACY_TASK_QUEUE: 'luckygas-legacy' });
-  });
-});
-
-describe("the image's ENTRYPOINT", () => {
-  const dockerfile = readFileSync(path.resolve(__dirname, '../../Dockerfile'), 'utf8');
-  const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(dockerfile)![1]) as string[];
-
-  it('starts node with a small young generation, the flags the bench starts its workers with', () => {
-    expect(entrypoint).toEqual(['node', '--max-semi-space-size=4', 'bin/luckygas-sync.js']);
-    expect(entrypoint.slice(1, -1)).toEqual(WORKER_NODE_FLAGS);
   });
 });
