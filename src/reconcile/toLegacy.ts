@@ -62,7 +62,7 @@ export function planToLegacy(input: {
     } else if (state.contentHash === ABSENT) expect = { absent: order.legacy_id };
     else expect = { legacyId: order.legacy_id, hash: state.contentHash };
     try {
-      plan.writes.push({ orderId, expect, values: orderToLegacy(order, input.eudc), order: orderValues(order) });
+      plan.writes.push({ orderId, expect, values: orderToLegacy(order, input.eudc), order: 'legacyId' in expect ? orderValues(order) : null });
       plan.images[orderId] = image;
     } catch (err) {
       if (!(err instanceof RuleError)) throw err;

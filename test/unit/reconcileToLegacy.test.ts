@@ -103,14 +103,15 @@ describe('write-back planning', () => {
     expect(p.read).toBe(1);
   });
 
-  it('an order created in the new system: a new legacy row (insert)', () => {
+  it('an order created in the new system: a new legacy row (insert), with no merge values (legacy has no bytes to keep)', () => {
     const p = planFor([order({ id: 56, legacy_id: null })], { states: [] });
-    expect(p.writes.map((w) => [w.orderId, w.expect])).toEqual([[56, { insert: true }]]);
+    expect(p.writes.map((w) => [w.orderId, w.expect, w.order])).toEqual([[56, { insert: true }, null]]);
+    expect(asHex(p.writes[0].values)).toEqual(WRITTEN);
   });
 
   it('a delivery deleted in legacy whose order won (update_wins): re-created with its id, only if still absent', () => {
     const p = planFor([order()], { states: [state({ contentHash: ABSENT })] });
-    expect(p.writes.map((w) => w.expect)).toEqual([{ absent: 5001 }]);
+    expect(p.writes.map((w) => [w.expect, w.order])).toEqual([[{ absent: 5001 }, null]]);
   });
 
   it('an order named twice by the outbox is planned once', () => {
