@@ -68,18 +68,30 @@ export interface Breakdown {
   children: { workflowId: string; type: string; wallMs: number }[];
 }
 
-const statsKey = (side: ActivityStats['side'], type: string) => `${side}|${type}`;
+/** An activity type's runs on one side (a type run both as an activity and as a local activity has two). */
+interface Step {
+  side: ActivityStats['side'];
+  type: string;
+  runs: number[];
+  queueMs: number;
+  retries: number;
+}
 
 interface Acc {
   runs: number;
   wallMs: number;
-  /** By statsKey(side, type). */
-  run: Map<string, number[]>;
-  queue: Map<string, number>;
-  retries: Map<string, number>;
+  /** By side and type. */
+  steps: Map<string, Step>;
   wfTasks: number[];
   betweenMs: number;
   children: { workflowId: string; type: string; wallMs: number }[];
+}
+
+function stepOf(acc: Acc, side: Step['side'], type: string): Step {
+  const key = `${side} ${type}`;
+  let step = acc.steps.get(key);
+  if (!step) acc.steps.set(key, (step = { side, type, runs: [], queueMs: 0, retries: 0 }));
+  return step;
 }
 
 async function walk(client: Client, workflowId: string, runId: string | undefined, acc: Acc, depth: number, legacyQueue: (name: string) => boolean): Promise<void> {
@@ -99,7 +111,7 @@ async function walk(client: Client, workflowId: string, runId: string | undefine
     const type = events[0].workflowExecutionStartedEventAttributes?.workflowType?.name ?? '?';
     if (depth > 0) acc.children.push({ workflowId, type, wallMs: round(wall) });
 
-    const scheduled = new Map<number, { key: string; at: number }>();
+    const scheduled = new Map<number, { step: Step; at: number }>();
     const started = new Map<number, number>();
     const wfScheduled = new Map<number, number>();
     const childRuns: { workflowId: string; runId: string }[] = [];
@@ -113,16 +125,14 @@ async function walk(client: Client, workflowId: string, runId: string | undefine
         case E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: {
           const a = e.activityTaskScheduledEventAttributes;
           const type = a?.activityType?.name ?? '?';
-          scheduled.set(id, { key: statsKey(legacyQueue(a?.taskQueue?.name ?? '') ? 'legacy' : 'core', type), at });
+          scheduled.set(id, { step: stepOf(acc, legacyQueue(a?.taskQueue?.name ?? '') ? 'legacy' : 'core', type), at });
           break;
         }
         case E.EVENT_TYPE_MARKER_RECORDED: {
           const a = e.markerRecordedEventAttributes;
           const la = a?.markerName === LOCAL_ACTIVITY_MARKER ? localActivity(a.details as Record<string, { payloads?: { data?: Uint8Array | null }[] | null }>) : null;
           if (la) {
-            const key = statsKey('local', la.type);
-            if (!acc.run.has(key)) acc.run.set(key, []);
-            acc.run.get(key)!.push(la.runMs);
+            stepOf(acc, 'local', la.type).runs.push(la.runMs);
             covered += la.runMs;
           }
           break;
@@ -131,7 +141,7 @@ async function walk(client: Client, workflowId: string, runId: string | undefine
           const a = e.activityTaskStartedEventAttributes!;
           started.set(Number(a.scheduledEventId), at);
           const s = scheduled.get(Number(a.scheduledEventId));
-          if (s && (a.attempt ?? 1) > 1) acc.retries.set(s.key, (acc.retries.get(s.key) ?? 0) + (a.attempt! - 1));
+          if (s && (a.attempt ?? 1) > 1) s.step.retries += a.attempt! - 1;
           break;
         }
         case E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
@@ -142,9 +152,8 @@ async function walk(client: Client, workflowId: string, runId: string | undefine
           const s = scheduled.get(sid);
           const st = started.get(sid) ?? s?.at ?? at;
           if (s) {
-            if (!acc.run.has(s.key)) acc.run.set(s.key, []);
-            acc.run.get(s.key)!.push(at - st);
-            acc.queue.set(s.key, (acc.queue.get(s.key) ?? 0) + (st - s.at));
+            s.step.runs.push(at - st);
+            s.step.queueMs += st - s.at;
             covered += at - s.at;
           }
           break;
@@ -188,27 +197,27 @@ async function walk(client: Client, workflowId: string, runId: string | undefine
 
 /** The breakdown of the given workflows (each followed through continue-as-new and children); `legacyQueue` names the legacy agent's task queue. */
 export async function breakdown(client: Client, workflows: { workflowId: string; runId?: string }[], legacyQueue: string): Promise<Breakdown> {
-  const acc: Acc = { runs: 0, wallMs: 0, run: new Map(), queue: new Map(), retries: new Map(), wfTasks: [], betweenMs: 0, children: [] };
+  const acc: Acc = { runs: 0, wallMs: 0, steps: new Map(), wfTasks: [], betweenMs: 0, children: [] };
   for (const w of workflows) await walk(client, w.workflowId, w.runId, acc, 0, (q) => q === legacyQueue);
   const activities: Record<string, ActivityStats> = {};
   let runTotal = 0;
   let queueTotal = 0;
-  const types = [...acc.run.keys()].map((key) => key.split('|')[1]);
-  for (const [key, runs] of acc.run) {
-    const [side, type] = key.split('|') as [ActivityStats['side'], string];
+  // Only steps that ran to an end: an activity still running is not listed.
+  const steps = [...acc.steps.values()].filter((s) => s.runs.length > 0);
+  for (const { side, type, runs, queueMs, retries } of steps) {
     const total = runs.reduce((a, b) => a + b, 0);
     runTotal += total;
-    queueTotal += acc.queue.get(key) ?? 0;
+    queueTotal += queueMs;
     // A step run both ways (a page applied as an activity, the last one as a local activity): a row each.
-    const name = types.filter((t) => t === type).length > 1 && side === 'local' ? `${type} (local)` : type;
-    activities[name] = {
+    const bothWays = steps.filter((s) => s.type === type).length > 1;
+    activities[bothWays && side === 'local' ? `${type} (local)` : type] = {
       side,
       count: runs.length,
       runMs: round(total),
       meanRunMs: round(total / runs.length, 1),
       p95RunMs: round(percentile(runs, 95) ?? 0, 1),
-      queueMs: round(acc.queue.get(key) ?? 0),
-      retries: acc.retries.get(key) ?? 0,
+      queueMs: round(queueMs),
+      retries,
     };
   }
   const wf = acc.wfTasks.reduce((a, b) => a + b, 0);

@@ -127,7 +127,7 @@ export interface LegacyWrite {
   orderId: number;
   expect: Expectation;
   values: Record<string, LegacyValue>;
-  /** Null for an insert: legacy holds no bytes to keep (and the claim carrying a batch of inserts is some 40 % smaller). */
+  /** Null for an insert: legacy holds no bytes to keep (and the claim carrying a batch of inserts is about half the size). */
   order: NewValues | null;
 }
 
