@@ -1,7 +1,8 @@
-import { pageRows, type RawPage } from '../capture/legacyReader';
+import { eachPageRow, type RawPage } from '../capture/legacyReader';
 import type { TableConfig } from '../config/tables';
 import { writtenColumns } from '../convert/tables';
-import { batchEvidence, convertRow, type HeldRow } from '../convert/toNew';
+import { autoTextValues, convertRow, type HeldRow } from '../convert/toNew';
+import { addEvidence, type TableEvidence } from '../encoding/cp950';
 import type { EudcMap } from '../encoding/eudc';
 import { insertedKey, legacyValues } from '../reconcile/toNew';
 import { BinaryCopy, copyTypeOf, type CopyType } from './copyBinary';
@@ -50,39 +51,41 @@ const ID_OFFSET = 6;
 
 /**
  * Row by row, each row's intermediate values dropped before the next (what survives a page is
- * its raw rows and the COPY data): what convertBatch and planToNew do for a batch, against an
- * empty table, without a page's worth of objects for the collector to move.
+ * its raw bytes and the COPY data): what convertBatch and planToNew do for a batch, against an
+ * empty table. The page is read twice, once for what its rows prove about the table's encoding
+ * and once to convert them, rather than holding a page's worth of row objects that every young
+ * collection would copy (and, a page being larger than the young generation, move to the old one).
  */
 export function prepareLoadPage(t: LoadTable, page: RawPage): PreparedPage {
   const { cfg } = t;
   const mapping = cfg.mapping;
-  const rows = pageRows(mapping, page);
-  const evidence = batchEvidence(mapping, cfg.textColumns, rows);
+  const evidence: TableEvidence = { cp950Rows: 0, utf8Rows: 0 };
+  eachPageRow(mapping, page, (raw) => addEvidence(evidence, autoTextValues(raw, mapping, cfg.textColumns)));
   const columns = loadColumns(cfg);
   const types = typesOf(cfg, columns);
-  const out = new BinaryCopy(rows.length * 160);
-  const states = new BinaryCopy(rows.length * 90);
+  const out = new BinaryCopy(page.count * 160);
+  const states = new BinaryCopy(page.count * 90);
   const idAt: number[] = [];
   const held: HeldRow[] = [];
   const waiting: { legacyId: number; reason: string }[] = [];
   const read: number[] = [];
   const owners = { cfg, parents: t.parents, keyOwners: NO_OWNERS };
-  for (const raw of rows) {
+  eachPageRow(mapping, page, (raw) => {
     const c = convertRow(raw, mapping, cfg.textColumns, t.eudc, evidence);
     if (!c.ok) {
       held.push(c.held);
       read.push(raw.id);
-      continue;
+      return;
     }
     const r = legacyValues(owners, c.row, t.insertedKeys);
     if ('waiting' in r) {
       waiting.push({ legacyId: raw.id, reason: r.waiting });
-      continue;
+      return;
     }
     read.push(raw.id);
     if ('held' in r) {
       held.push(r.held);
-      continue;
+      return;
     }
     insertedKey(mapping, t.insertedKeys, raw.id, r.values);
     idAt.push(out.tuple(columns.length) + ID_OFFSET);
@@ -94,8 +97,8 @@ export function prepareLoadPage(t: LoadTable, page: RawPage): PreparedPage {
     states.value('integer', raw.id);
     states.text(c.row.hash);
     states.value('text', c.row.ts);
-  }
-  return { rows: out.finish(), idAt: Uint32Array.from(idAt), states: states.finish(), held, waiting, read, count: rows.length, lastId: page.lastId };
+  });
+  return { rows: out.finish(), idAt: Uint32Array.from(idAt), states: states.finish(), held, waiting, read, count: page.count, lastId: page.lastId };
 }
 
 const typeCache = new WeakMap<TableConfig, CopyType[]>();

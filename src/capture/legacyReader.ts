@@ -174,15 +174,20 @@ function rowMaker(mapping: TableMapping): (ints: (number | null)[], texts: (Buff
 
 /** The rows of a page, in its order; irregular records are replaced by their rows read column by column. */
 export function pageRows(mapping: TableMapping, page: RawPage): RawRow[] {
-  const make = rowMaker(mapping);
   const rows: RawRow[] = [];
+  eachPageRow(mapping, page, (row) => rows.push(row));
+  return rows;
+}
+
+/** The rows of a page one at a time, as pageRows gives them: a row the callback keeps nothing of dies young. */
+export function eachPageRow(mapping: TableMapping, page: RawPage, fn: (row: RawRow) => void): void {
+  const make = rowMaker(mapping);
   if (page.irregular.length === 0) {
-    parsePage(mapping, page.blob, (id, ints, texts) => rows.push({ id, cols: make(ints, texts) }));
-    return rows;
+    parsePage(mapping, page.blob, (id, ints, texts) => fn({ id, cols: make(ints, texts) }));
+    return;
   }
   const irregular = new Map(page.irregular.map((r) => [r.id, r]));
-  parsePage(mapping, page.blob, (id, ints, texts) => rows.push(irregular.get(id) ?? { id, cols: make(ints, texts) }));
-  return rows;
+  parsePage(mapping, page.blob, (id, ints, texts) => fn(irregular.get(id) ?? { id, cols: make(ints, texts) }));
 }
 
 /** The next page after the cursor, in (updated_at, id) order, which the updated_at index serves. */

@@ -186,12 +186,15 @@ export interface TableEvidence {
  */
 export function tableEvidence(rows: Iterable<readonly unknown[]>): TableEvidence {
   const evidence: TableEvidence = { cp950Rows: 0, utf8Rows: 0 };
-  for (const values of rows) {
-    const proof = combine(values.map((v) => (Buffer.isBuffer(v) ? proofOf(isUtf8(v), isWellFormedCp950(v)) : undefined)));
-    if (proof === 'cp950') evidence.cp950Rows++;
-    else if (proof === 'utf8') evidence.utf8Rows++;
-  }
+  for (const values of rows) addEvidence(evidence, values);
   return evidence;
+}
+
+/** One row's 'auto' text values counted into `evidence` (see tableEvidence). */
+export function addEvidence(evidence: TableEvidence, values: readonly unknown[]): void {
+  const proof = combine(values.map((v) => (Buffer.isBuffer(v) ? proofOf(isUtf8(v), isWellFormedCp950(v)) : undefined)));
+  if (proof === 'cp950') evidence.cp950Rows++;
+  else if (proof === 'utf8') evidence.utf8Rows++;
 }
 
 /**
