@@ -83,9 +83,13 @@ export class PagePreparers {
       }
     }
     const w = this.threads[this.next++ % this.threads.length];
+    // A page's bytes are mostly a view of a larger buffer (a Redis reply is a slice of the
+    // client's pool of several MB), which a message would copy whole: a copy of just the page
+    // is handed over instead, moved rather than copied again.
+    const blob = Buffer.from(page.blob);
     return new Promise((resolve, reject) => {
       this.waiting.get(w)!.push({ resolve, reject });
-      w.postMessage(page);
+      w.postMessage({ ...page, blob }, [blob.buffer]);
     });
   }
 
