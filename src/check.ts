@@ -4,7 +4,7 @@ import type { TableConfig } from './config/tables';
 import { canonicalFromMapped, canonicalFromNew, canonicalHash, comparedColumns, diffFields } from './convert/canonical';
 import { autoTextValues, convertRow } from './convert/toNew';
 import { tableEvidence } from './encoding/cp950';
-import { inTransaction } from './db/postgres';
+import { idArray, inTransaction } from './db/postgres';
 import type { EudcMap } from './encoding/eudc';
 import type { ChunkReport, DifferingSample, TableCounts } from './shared';
 import { heldAmong, heldOf } from './state/heldBack';
@@ -86,7 +86,7 @@ export async function compareChunk(
       mapping.parents.map(async (p) => {
         const wanted = [...new Set(rows.map((r) => r.cols[p.column]).filter((v) => v !== null && v !== undefined).map(Number))];
         if (wanted.length === 0) return new Map<number, number>();
-        const res = await pool.query<{ id: number; legacy_id: number }>(`SELECT id, legacy_id FROM ${p.newTable} WHERE legacy_id = ANY($1::int[])`, [wanted]);
+        const res = await pool.query<{ id: number; legacy_id: number }>(`SELECT id, legacy_id FROM ${p.newTable} WHERE legacy_id = ANY($1::int[])`, [idArray(wanted)]);
         return new Map(res.rows.map((r) => [r.legacy_id, r.id]));
       }),
     ),

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { TableConfig } from '../config/tables';
-import { inTransaction } from '../db/postgres';
+import { idArray, inTransaction } from '../db/postgres';
 import type { ConvertedBatch } from '../convert/toNew';
 import type { LegacyWriteResult } from './legacySink';
 import { sameValue } from '../convert/canonical';
@@ -94,14 +94,14 @@ async function readTargets(client: pg.PoolClient, mapping: TableMapping, batch: 
   if (ids.length > 0) {
     const res = await client.query<{ id: number; legacy_id: number; row: Record<string, unknown> }>(
       `SELECT id, legacy_id, to_jsonb(t) AS row FROM ${mapping.newTable} t WHERE legacy_id = ANY($1::int[]) FOR UPDATE`,
-      [ids],
+      [idArray(ids)],
     );
     for (const r of res.rows) current.set(r.legacy_id, { id: r.id, row: r.row });
   }
   const parents = new Map<string, Map<number, number>>();
   for (const p of mapping.parents) {
     const wanted = [...new Set(batch.converted.map((r) => r.parents[p.column]).filter((v): v is number => v !== null))];
-    const res = wanted.length === 0 ? { rows: [] } : await client.query<{ id: number; legacy_id: number }>(`SELECT id, legacy_id FROM ${p.newTable} WHERE legacy_id = ANY($1::int[])`, [wanted]);
+    const res = wanted.length === 0 ? { rows: [] } : await client.query<{ id: number; legacy_id: number }>(`SELECT id, legacy_id FROM ${p.newTable} WHERE legacy_id = ANY($1::int[])`, [idArray(wanted)]);
     parents.set(p.newColumn, new Map(res.rows.map((r) => [r.legacy_id, r.id])));
   }
   const keyOwners = new Map<string, { id: number; legacyId: number | null }>();
@@ -174,7 +174,7 @@ async function markDeleted(client: pg.PoolClient, mapping: TableMapping, legacyI
     `WITH b AS (SELECT t.* FROM ${t} t WHERE t.legacy_id = ANY($1::int[]) AND t.deleted_at IS NULL),
      w AS (UPDATE ${t} t SET deleted_at = now() FROM b WHERE t.id = b.id RETURNING t.*)
      ${journalWritten({ table: t, operation: 'delete', from: 'w JOIN b ON b.id = w.id', before: 'to_jsonb(b)', after: 'to_jsonb(w)' })}`,
-    [legacyIds, ctx.runId, ctx.batchKey],
+    [idArray(legacyIds), ctx.runId, ctx.batchKey],
   );
   return res.rowCount ?? 0;
 }
@@ -212,7 +212,7 @@ export function recordWriteBack(
         .filter((r) => r.operation !== 'unchanged')
         .map((r) => ({ side: 'legacy', table: 'deliveries', rowId: r.legacyId, legacyId: r.legacyId, operation: r.operation as 'insert' | 'update', before: r.before, after: r.after })),
     );
-    const now = await client.query<{ id: number; row: Record<string, unknown> }>(`SELECT id, to_jsonb(o) AS row FROM orders o WHERE id = ANY($1::int[])`, [done.map((r) => r.orderId)]);
+    const now = await client.query<{ id: number; row: Record<string, unknown> }>(`SELECT id, to_jsonb(o) AS row FROM orders o WHERE id = ANY($1::int[])`, [idArray(done.map((r) => r.orderId))]);
     const current = new Map(now.rows.map((r) => [r.id, r.row]));
     const columns = mergeColumns(deliveriesMapping);
     await recordWrittenBack(

@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/postgres';
+import { idArray, type Queryable } from '../db/postgres';
 import type { OrderForLegacy } from '../convert/toLegacy';
 
 /**
@@ -19,7 +19,7 @@ export async function readOrders(db: Queryable, orderIds: number[]): Promise<Map
             o.status::text AS status, o.amount, o.notes, o.created_at, o.updated_at, o.deleted_at, to_jsonb(o) AS image
        FROM orders o JOIN customers c ON c.id = o.customer_id LEFT JOIN drivers d ON d.id = o.driver_id
       WHERE o.id = ANY($1::int[])`,
-    [orderIds],
+    [idArray(orderIds)],
   );
   const iso = (v: unknown) => (v === null ? null : new Date(v as string).toISOString());
   return new Map(

@@ -28,3 +28,11 @@ export async function inTransaction<T>(pool: pg.Pool, body: (client: pg.PoolClie
 
 /** A pool or a client in a transaction: what a statement runs on. */
 export type Queryable = pg.Pool | pg.PoolClient;
+
+/**
+ * Integer ids as one array parameter, in PostgreSQL's text form: node-pg would quote and
+ * escape every element of a JS array (a tenth of a load's own thread, at 5,000 ids a page).
+ */
+export function idArray(ids: readonly number[]): string {
+  return `{${ids.join(',')}}`;
+}

@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/postgres';
+import { idArray, type Queryable } from '../db/postgres';
 import type { HeldRow } from '../convert/toNew';
 
 /**
@@ -26,7 +26,7 @@ export async function resolveHeld(db: Queryable, table: string, direction: strin
   await db.query(`UPDATE sync_held_back SET resolved_at = now() WHERE table_name = $1 AND direction = $2 AND row_id = ANY($3::bigint[]) AND resolved_at IS NULL`, [
     table,
     direction,
-    rowIds,
+    idArray(rowIds),
   ]);
 }
 
@@ -83,7 +83,7 @@ export async function heldOf(db: Queryable, table: string, direction: string, ro
   if (rowIds.length === 0) return new Set();
   const res = await db.query<{ row_id: string }>(
     `SELECT row_id FROM sync_held_back WHERE table_name = $1 AND direction = $2 AND resolved_at IS NULL AND row_id = ANY($3::bigint[])`,
-    [table, direction, rowIds],
+    [table, direction, idArray(rowIds)],
   );
   return new Set(res.rows.map((r) => Number(r.row_id)));
 }

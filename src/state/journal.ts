@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/postgres';
+import { idArray, type Queryable } from '../db/postgres';
 import type { RollbackPosition, RollbackSelection } from '../shared';
 
 /**
@@ -172,7 +172,7 @@ async function loadedRows(db: Queryable, selection: RollbackSelection, before: R
 export async function legacySideRows(db: Queryable, selection: RollbackSelection, table: string, rowIds: number[]): Promise<Set<number>> {
   const res = await db.query<{ row_id: string }>(
     `SELECT DISTINCT j.row_id FROM sync_journal j WHERE ${SELECTION} AND j.side = 'legacy' AND j.table_name = $5 AND j.row_id = ANY($6::bigint[])`,
-    [...selectionParams(selection), table, rowIds],
+    [...selectionParams(selection), table, idArray(rowIds)],
   );
   return new Set(res.rows.map((r) => Number(r.row_id)));
 }

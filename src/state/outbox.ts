@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/postgres';
+import { idArray, type Queryable } from '../db/postgres';
 
 /**
  * sync_order_outbox: orders changed in the new system (captured by a trigger in the changing
@@ -24,19 +24,19 @@ export async function queueOrders(db: Queryable, orderIds: number[], operation =
     `INSERT INTO sync_order_outbox (order_id, operation)
      SELECT o.id, $2 FROM orders o WHERE o.id = ANY($1::int[]) AND o.deleted_at IS NULL
        AND NOT EXISTS (SELECT 1 FROM sync_order_outbox x WHERE x.order_id = o.id AND x.processed_at IS NULL)`,
-    [orderIds, operation],
+    [idArray(orderIds), operation],
   );
   return res.rowCount ?? 0;
 }
 
 export async function markProcessed(db: Queryable, ids: number[], runId: string): Promise<void> {
   if (ids.length === 0) return;
-  await db.query(`UPDATE sync_order_outbox SET processed_at = now(), run_id = $2 WHERE id = ANY($1::bigint[])`, [ids, runId]);
+  await db.query(`UPDATE sync_order_outbox SET processed_at = now(), run_id = $2 WHERE id = ANY($1::bigint[])`, [idArray(ids), runId]);
 }
 
 /** Orders among these waiting to be written back (consistency checks leave them alone). */
 export async function ordersWaiting(db: Queryable, orderIds: number[]): Promise<Set<number>> {
   if (orderIds.length === 0) return new Set();
-  const res = await db.query<{ order_id: number }>(`SELECT DISTINCT order_id FROM sync_order_outbox WHERE processed_at IS NULL AND order_id = ANY($1::int[])`, [orderIds]);
+  const res = await db.query<{ order_id: number }>(`SELECT DISTINCT order_id FROM sync_order_outbox WHERE processed_at IS NULL AND order_id = ANY($1::int[])`, [idArray(orderIds)]);
   return new Set(res.rows.map((r) => r.order_id));
 }

@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/postgres';
+import { idArray, type Queryable } from '../db/postgres';
 
 /**
  * sync_row_queue: legacy rows to read again by id, one queue per cause: `parent` (a row
@@ -23,7 +23,7 @@ export async function enqueueRows(db: Queryable, table: string, queue: QueueName
 /** Rows that synced (or were found in sync): they leave every queue. */
 export async function settleRows(db: Queryable, table: string, rowIds: number[]): Promise<void> {
   if (rowIds.length === 0) return;
-  await db.query(`DELETE FROM sync_row_queue WHERE table_name = $1 AND row_id = ANY($2::bigint[])`, [table, rowIds]);
+  await db.query(`DELETE FROM sync_row_queue WHERE table_name = $1 AND row_id = ANY($2::bigint[])`, [table, idArray(rowIds)]);
 }
 
 export async function queuedIds(db: Queryable, table: string, queue: QueueName, afterId: number, limit: number): Promise<number[]> {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/postgres';
+import { idArray, type Queryable } from '../db/postgres';
 import type { RowState, StateWrite } from '../reconcile/toNew';
 
 /**
@@ -15,7 +15,7 @@ export async function readRowStates(db: Queryable, table: string, legacyIds: num
   if (legacyIds.length === 0) return new Map();
   const res = await db.query<{ legacy_id: number; content_hash: string; legacy_ts: string | null; base: Record<string, unknown> | null; legacy_base: Record<string, unknown> | null; review_id: string | null }>(
     `SELECT legacy_id, content_hash, legacy_ts, base, legacy_base, review_id FROM sync_row_state WHERE table_name = $1 AND legacy_id = ANY($2::int[])`,
-    [table, legacyIds],
+    [table, idArray(legacyIds)],
   );
   return new Map(
     res.rows.map((r) => [
@@ -30,7 +30,7 @@ export async function readSeen(db: Queryable, table: string, legacyIds: number[]
   if (legacyIds.length === 0) return new Map();
   const res = await db.query<{ legacy_id: number; content_hash: string; legacy_ts: string | null }>(
     `SELECT legacy_id, content_hash, legacy_ts FROM sync_row_state WHERE table_name = $1 AND legacy_id = ANY($2::int[])`,
-    [table, legacyIds],
+    [table, idArray(legacyIds)],
   );
   return new Map(res.rows.map((r) => [r.legacy_id, { hash: r.content_hash, ts: r.legacy_ts }]));
 }
@@ -73,7 +73,7 @@ export async function writeRowStates(db: Queryable, table: string, writes: State
 
 export async function forgetRowStates(db: Queryable, table: string, legacyIds: number[]): Promise<void> {
   if (legacyIds.length === 0) return;
-  await db.query(`DELETE FROM sync_row_state WHERE table_name = $1 AND legacy_id = ANY($2::int[])`, [table, legacyIds]);
+  await db.query(`DELETE FROM sync_row_state WHERE table_name = $1 AND legacy_id = ANY($2::int[])`, [table, idArray(legacyIds)]);
 }
 
 /**
@@ -84,7 +84,7 @@ export async function markStale(db: Queryable, table: string, legacyIds: number[
   if (legacyIds.length === 0) return;
   await db.query(
     `UPDATE sync_row_state SET content_hash = '${STALE}', base = NULL, legacy_base = NULL WHERE table_name = $1 AND legacy_id = ANY($2::int[]) AND review_id IS NULL`,
-    [table, legacyIds],
+    [table, idArray(legacyIds)],
   );
 }
 
