@@ -15,6 +15,9 @@ import { cpuSeconds, memory, RssSampler, type WorkerGroup } from './measure';
 /** How the results name each role's process. */
 export const ROLE_GROUP: Record<WorkerRole, WorkerGroup> = { all: 'worker', core: 'core worker', legacy: 'legacy agent' };
 
+/** What the image's runtime stage sets for every process beside the defaults (Dockerfile): workers run here as they run there. */
+export const IMAGE_ENV = { MALLOC_ARENA_MAX: '2' };
+
 export interface WorkerEnv {
   LEGACY_DB_PATH: string;
   DATABASE_URL: string;
@@ -59,7 +62,7 @@ export class BenchWorker {
     const log = createWriteStream(logFile);
     const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'luckygas-sync.js'), 'worker', '--role', role], {
       cwd: PROJECT_ROOT,
-      env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
+      env: { ...process.env, ...env, ...IMAGE_ENV, LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.pipe(log);
