@@ -180,12 +180,16 @@ export function createCoreActivities(deps: CoreDeps) {
      */
     async loadTable(input: { table: string; runId: string; batchKey: string; stream: string }): Promise<BatchResult | null> {
       const ctx = Context.current();
-      const beat = () => {
-        ctx.heartbeat();
+      // Each heartbeat says how many rows the load has read: nothing else can tell before its
+      // one transaction commits (the Web UI shows it on the pending activity, the bench reads it).
+      let read = 0;
+      const beat = (rows?: number) => {
+        if (rows !== undefined) read = rows;
+        ctx.heartbeat({ read });
         if (ctx.cancellationSignal.aborted) throw new CancelledFailure('the load was cancelled');
       };
       // Heartbeats also while PostgreSQL builds the indexes, which may take minutes on a large table.
-      const timer = setInterval(() => ctx.heartbeat(), 5000);
+      const timer = setInterval(() => ctx.heartbeat({ read }), 5000);
       const stream = deps.claims.stream<RawPage>(input.stream);
       const pages = stream.reader(beat);
       try {

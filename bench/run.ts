@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { ScheduleOverlapPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter, ScheduleOverlapPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ids, type CycleSummary, type RunSummary } from '../src/shared';
 import { BackfillWorkflow, SyncCycleWorkflow } from '../workflows';
 import { loadEnv, type AppEnv } from '../src/config/env';
@@ -334,13 +334,22 @@ async function reportProgress(client: Client, cycleId: string): Promise<void> {
   const parts: string[] = [];
   for (const table of TABLES) {
     try {
-      const p = await client.workflow.getHandle(ids.tableSync(table, 'legacy-to-new', cycleId)).query<{ read: number; phase: string; total: number | null }>('progress');
-      parts.push(`${table} ${p.phase} ${p.read}/${p.total ?? '?'}`);
+      const handle = client.workflow.getHandle(ids.tableSync(table, 'legacy-to-new', cycleId));
+      const p = await handle.query<{ read: number; phase: string; total: number | null }>('progress');
+      const read = p.phase === 'load' ? await loadRead(handle) : p.read;
+      parts.push(`${table} ${p.phase} ${read}/${p.total ?? '?'}`);
     } catch {
       /* not started yet, or done */
     }
   }
   if (parts.length) log(`  ... ${parts.join(', ')}`);
+}
+
+/** Rows a one-transaction load has read so far: its activity's last heartbeat says (the run's own count comes at the commit). */
+async function loadRead(handle: WorkflowHandle): Promise<number> {
+  const pending = (await handle.describe()).raw.pendingActivities ?? [];
+  const details = pending.find((a) => a.activityType?.name === 'loadTable')?.heartbeatDetails?.payloads?.[0];
+  return details ? (defaultPayloadConverter.fromPayload<{ read: number }>(details).read ?? 0) : 0;
 }
 
 // ─────────────────────────────────── backfill ───────────────────────────────────
