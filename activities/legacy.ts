@@ -6,6 +6,7 @@ import { writeDeliveries, type LegacyWriteResult } from '../src/apply/legacySink
 import { restoreLegacyRows, type LegacyRestore, type LegacyRestorePlan } from '../src/apply/legacyRestore';
 import { countRows, idPageEnds, pageRows, newestCursor, queuePosition, readIdChunk, readIdRange, readPageByIds, readQueuePage, readTimestampPage, type RawPage } from '../src/capture/legacyReader';
 import { installedTriggers, installTriggers, removeTriggers } from '../src/capture/legacyTriggers';
+import { StreamClosedError } from '../src/claims';
 import { tableConfig } from '../src/config/tables';
 import type { LegacyWrite } from '../src/convert/toLegacy';
 import { openLegacy } from '../src/db/legacy';
@@ -128,7 +129,14 @@ export function createLegacyActivities(deps: LegacyDeps) {
       for (;;) {
         const page = deps.legacy.read((db) => readIdRange(db, mapping, at.afterId, null, input.pageSize));
         if (page.count === 0) break;
-        await stream.push(at.seq, page, input.window, beat);
+        try {
+          await stream.push(at.seq, page, input.window, beat);
+        } catch (err) {
+          // The load closed the stream: it is done with it, committed or failed; its own outcome
+          // is the run's (a failed load starts again with a stream of its own), not this one.
+          if (err instanceof StreamClosedError) return { pages: at.seq, rows: at.rows };
+          throw err;
+        }
         at.seq++;
         at.afterId = page.lastId;
         at.rows += page.count;
