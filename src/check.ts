@@ -2,8 +2,7 @@ import type pg from 'pg';
 import type { RawRow } from './capture/rawRow';
 import type { TableConfig } from './config/tables';
 import { canonicalFromMapped, canonicalFromNew, canonicalHash, comparedColumns, diffFields } from './convert/canonical';
-import { autoTextValues, convertRow } from './convert/toNew';
-import { tableEvidence } from './encoding/cp950';
+import { batchEvidence, convertRow } from './convert/toNew';
 import { idArray, inTransaction } from './db/postgres';
 import type { EudcMap } from './encoding/eudc';
 import type { ChunkReport, DifferingSample, TableCounts } from './shared';
@@ -116,7 +115,7 @@ export async function compareChunk(
   };
 
   // The chunk's rows are the evidence of the table's encoding, as a batch's are for the sync.
-  const evidence = tableEvidence(rows.map((r) => autoTextValues(r, mapping, t.textColumns)));
+  const evidence = batchEvidence(mapping, t.textColumns, rows);
   for (const raw of rows) {
     const current = newByLegacy.get(raw.id);
     const h = held.get(raw.id);

@@ -85,9 +85,9 @@ export class PagePreparers {
     const w = this.threads[this.next++ % this.threads.length];
     // A page's bytes are mostly a view of a larger buffer (a Redis reply is a slice of the
     // client's pool of several MB), which a message would copy whole: a copy of just the page
-    // is handed over instead, moved rather than copied again. Buffer.alloc, as it never hands
+    // is handed over instead, moved rather than copied again. allocUnsafeSlow, as it never hands
     // out a slice of Node's own small-buffer pool, which may not be moved (newer Node throws).
-    const blob = Buffer.alloc(page.blob.length);
+    const blob = Buffer.allocUnsafeSlow(page.blob.length);
     page.blob.copy(blob);
     return new Promise((resolve, reject) => {
       this.waiting.get(w)!.push({ resolve, reject });
