@@ -19,6 +19,16 @@ const LOCAL_INSTALL = path.join(PROJECT_ROOT, '.tools', 'venv', 'bin', 'temporal
  */
 const DYNAMIC_CONFIG = { 'history.transferProcessorMaxPollRPS': 1000 };
 
+/**
+ * The server's SQLite file in write-ahead-log mode: by default it keeps a rollback journal,
+ * created, synced and deleted for every one of the many small transactions a workflow step
+ * makes. With WAL each commit is one append; `normal` syncs at checkpoints, so a killed server
+ * loses nothing it committed (only a crash of the machine itself may lose the last moments).
+ * In A/B pairs of the quick bench: the 1,000-row cycle 398–400 → 339–359 ms, the write-back
+ * 637–652 → 590–598 ms (medians of 11 rounds).
+ */
+const SQLITE_PRAGMAS = { journal_mode: 'wal', synchronous: 'normal' };
+
 function paths(s: StackSettings) {
   const dir = path.join(s.dataDir, 'temporal');
   return { dir, db: path.join(dir, 'temporal.db'), pid: path.join(dir, 'temporal.pid'), log: path.join(dir, 'temporal.log') };
@@ -61,6 +71,7 @@ export async function startTemporal(s: StackSettings): Promise<void> {
     '--ui-port', String(s.temporalUiPort),
     '--namespace', 'default',
     '--log-level', 'warn',
+    ...Object.entries(SQLITE_PRAGMAS).flatMap(([pragma, value]) => ['--sqlite-pragma', `${pragma}=${value}`]),
     ...Object.entries(DYNAMIC_CONFIG).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]),
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
   ];
