@@ -30,10 +30,8 @@ export function columnType(mapping: TableMapping, column: string): string {
 export function canonicalValue(type: string, v: unknown): CanonicalValue {
   if (v === null || v === undefined) return null;
   switch (type) {
-    case 'timestamptz': {
-      const t = v instanceof Date ? v.getTime() : Date.parse(String(v));
-      return Number.isNaN(t) ? String(v) : new Date(Math.floor(t / 1000) * 1000).toISOString();
-    }
+    case 'timestamptz':
+      return (typeof v === 'string' && utcSecond(v)) || canonicalInstant(v);
     case 'date': {
       if (v instanceof Date) return v.toISOString().slice(0, 10);
       const m = /^(\d{4}-\d{2}-\d{2})/.exec(String(v));
@@ -50,6 +48,31 @@ export function canonicalValue(type: string, v: unknown): CanonicalValue {
     default:
       return String(v);
   }
+}
+
+function canonicalInstant(v: unknown): string {
+  const t = v instanceof Date ? v.getTime() : Date.parse(String(v));
+  return Number.isNaN(t) ? String(v) : new Date(Math.floor(t / 1000) * 1000).toISOString();
+}
+
+// An instant already written in UTC, as `to_jsonb` and the legacy mapping write them. Only
+// fields that cannot roll over: Date.parse takes 2031-02-30 for March 2 and 24:00 for the next
+// day, so those and any other form go the long way, with the same result.
+const UTC_SECOND = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?(?:Z|\+00:00)$/;
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const digits2 = (v: string, at: number) => (v.charCodeAt(at) - 48) * 10 + v.charCodeAt(at + 1) - 48;
+
+/** The canonical form of an instant written in UTC, without parsing it: a cycle compares thousands (profiled: most of a merge's time). */
+function utcSecond(v: string): string | null {
+  if (!UTC_SECOND.test(v)) return null;
+  const day = digits2(v, 8);
+  if (day > 28) {
+    const year = Number(v.slice(0, 4));
+    const month = digits2(v, 5);
+    const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+    if (day > MONTH_DAYS[month - 1] + (month === 2 && leap ? 1 : 0)) return null;
+  }
+  return `${v.slice(0, 19)}.000Z`;
 }
 
 /**

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { COLUMN_RULES, mergeRow, TABLE_RULES, type ColumnRule, type MergeColumns, type MergeRules, type TableRule } from '../../src/reconcile/merge';
 import type { NewValues } from '../../src/convert/tables';
-import { sameValue } from '../../src/convert/canonical';
+import { canonicalValue, sameValue } from '../../src/convert/canonical';
 
 /** The three-way merge, column by column: worked examples, then properties over random rows. */
 
@@ -200,5 +200,50 @@ describe('same value of a column, in canonical form', () => {
   ])('%s: %j and %j → %s', (type, a, b, want) => {
     expect(sameValue(type, a, b)).toBe(want);
     expect(sameValue(type, b, a)).toBe(want);
+  });
+});
+
+describe('an instant in canonical form', () => {
+  // The definition: parsed as JavaScript parses it, truncated to the second, in UTC; what does not parse stays as written.
+  const byDefinition = (s: string) => {
+    const t = Date.parse(s);
+    return Number.isNaN(t) ? s : new Date(Math.floor(t / 1000) * 1000).toISOString();
+  };
+  const pad = (n: number, w: number) => String(n).padStart(w, '0');
+  const written = fc
+    .record({
+      year: fc.integer({ min: 0, max: 9999 }),
+      month: fc.integer({ min: 0, max: 13 }),
+      day: fc.integer({ min: 0, max: 32 }),
+      hour: fc.integer({ min: 0, max: 25 }),
+      minute: fc.integer({ min: 0, max: 61 }),
+      second: fc.integer({ min: 0, max: 61 }),
+      fraction: fc.constantFrom('', '.4', '.123', '.999999', '.1234567'),
+      separator: fc.constantFrom('T', ' '),
+      offset: fc.constantFrom('Z', '+00:00', '+00', '-00:00', '+08:00', ''),
+    })
+    .map((p) => `${pad(p.year, 4)}-${pad(p.month, 2)}-${pad(p.day, 2)}${p.separator}${pad(p.hour, 2)}:${pad(p.minute, 2)}:${pad(p.second, 2)}${p.fraction}${p.offset}`);
+
+  it('is the instant JavaScript parses, to the second, for any way of writing one (days past a month\'s end and 24:00 included)', () => {
+    fc.assert(
+      fc.property(written, (s) => {
+        expect(canonicalValue('timestamptz', s)).toBe(byDefinition(s));
+      }),
+      { numRuns: 20000 },
+    );
+  });
+
+  it.each([
+    ['2031-05-06T01:02:03.456789+00:00', '2031-05-06T01:02:03.000Z'],
+    ['2028-02-29T23:59:59Z', '2028-02-29T23:59:59.000Z'],
+    ['2031-02-29T00:00:00Z', '2031-03-01T00:00:00.000Z'],
+    ['2031-04-31T00:00:00Z', '2031-05-01T00:00:00.000Z'],
+    ['2100-02-29T00:00:00Z', '2100-03-01T00:00:00.000Z'],
+    ['2000-02-29T12:00:00+00:00', '2000-02-29T12:00:00.000Z'],
+    ['2031-05-06T24:00:00Z', '2031-05-07T00:00:00.000Z'],
+    ['2031-05-06T09:00:00+08:00', '2031-05-06T01:00:00.000Z'],
+    ['2031-05-06T01:00:60Z', '2031-05-06T01:00:60Z'],
+  ])('%s → %s', (s, want) => {
+    expect(canonicalValue('timestamptz', s)).toBe(want);
   });
 });
