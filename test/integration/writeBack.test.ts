@@ -166,4 +166,33 @@ describe('new → legacy write-back for deliveries', () => {
     expect(again.replayed).toBe(true);
     expect(legacyDeliveries()).toBe(before + 1);
   });
+
+  it('keeps an edit the new system makes while its order is written back: the order as written is the base, and the edit goes to legacy next', async () => {
+    const still = await newOrder('原本的備註');
+    const edited = await newOrder('第一版備註');
+    const core = createCoreActivities(h.workers!.core!);
+    const legacy = createLegacyActivities(h.workers!.legacy!);
+    const env = new MockActivityEnvironment();
+    const batchKey = `edit-while-written#0`;
+    await env.run(core.planWriteBack, { batchKey, batchSize: 100 });
+    await env.run(legacy.writeLegacy, { batchKey });
+    // The new system edits one of them after the plan converted it and before PostgreSQL records the batch.
+    await h.pool.query(`UPDATE orders SET notes = '第二版備註', updated_at = '2031-05-06T02:00:00Z' WHERE id = $1`, [edited]);
+    await h.pool.query(`INSERT INTO sync_runs (id, kind, workflow_id, status) VALUES ('edit-while-written', 'table', 'edit-while-written', 'running')`);
+    await env.run(core.recordWriteBack, { batchKey, runId: 'edit-while-written', legacyWritten: true });
+    const stateOf = async (orderId: number) =>
+      (
+        await h.pool.query(
+          `SELECT s.base FROM sync_row_state s JOIN orders o ON o.legacy_id = s.legacy_id WHERE s.table_name = 'deliveries' AND o.id = $1`,
+          [orderId],
+        )
+      ).rows[0] as { base: Record<string, unknown> | null };
+    // Unchanged since it was written: the row as it is is the base. Changed: the base is kept, as written.
+    expect((await stateOf(still)).base).toBeNull();
+    expect((await stateOf(edited)).base?.notes).toBe('第一版備註');
+    await h.runCycle(['deliveries']);
+    const legacyId = (await h.pool.query('SELECT legacy_id, notes FROM orders WHERE id = $1', [edited])).rows[0];
+    expect(legacyId.notes).toBe('第二版備註');
+    expect((legacyRow(legacyId.legacy_id).notes as Buffer).toString('hex')).toBe(cp950('第二版備註').toString('hex'));
+  });
 });
