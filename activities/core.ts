@@ -32,6 +32,7 @@ import {
   type TableSyncPlan,
   type TableSyncStart,
 } from '../src/shared';
+import { appliedBefore } from '../src/state/batches';
 import { beginReport, finishReport } from '../src/state/consistencyReports';
 import { heldIds } from '../src/state/heldBack';
 import { outboxHasWork, pendingOutbox } from '../src/state/outbox';
@@ -160,6 +161,9 @@ export function createCoreActivities(deps: CoreDeps) {
 
     /** convert → reconcile → apply of a captured batch, in one PostgreSQL transaction. */
     async applyBatch(input: { table: string; runId: string; batchKey: string; mode: string; cursor: Cursor | null; reached?: Cursor }): Promise<BatchResult> {
+      // Applied before (this step run again after its commit, which dropped the claim): the first result, without reading the batch again.
+      const prior = await appliedBefore(deps.pool, input.batchKey);
+      if (prior) return prior;
       const t = cfg(input.table);
       const raw = await deps.claims.get<RawBatch>(rawKey(input.batchKey));
       const batch = convertBatch(t.mapping, t.textColumns, deps.eudc, { rows: pageRows(t.mapping, raw.page), deleted: raw.deleted });
@@ -245,6 +249,11 @@ export function createCoreActivities(deps: CoreDeps) {
 
     /** PostgreSQL's record of a write-back batch the legacy agent wrote. */
     async recordWriteBack(input: { batchKey: string; runId: string; legacyWritten: boolean }): Promise<BatchResult> {
+      // Recorded before (this step run again after its commit, which dropped the claims): the
+      // first result. A missing claim here would have the batch planned again under its key,
+      // with the outbox's next orders, which legacy would then receive twice.
+      const prior = await appliedBefore(deps.pool, input.batchKey);
+      if (prior) return prior;
       const plan = await deps.claims.get<WriteBackPlan>(planKey(input.batchKey));
       const results = input.legacyWritten ? await deps.claims.get<LegacyWriteResult[]>(writtenKey(input.batchKey)) : [];
       const result = await recordWriteBackInPostgres(deps.pool, plan, results, input);

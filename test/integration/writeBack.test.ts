@@ -167,6 +167,32 @@ describe('new → legacy write-back for deliveries', () => {
     expect(legacyDeliveries()).toBe(before + 1);
   });
 
+  it('answers a write-back batch recorded before with its first result, without its claims, and never plans other orders under its key', async () => {
+    const first = await newOrder('先記錄的');
+    const next = await newOrder('下一批的');
+    const core = createCoreActivities(h.workers!.core!);
+    const legacy = createLegacyActivities(h.workers!.legacy!);
+    const env = new MockActivityEnvironment();
+    const batchKey = `recorded-twice#0`;
+    await h.pool.query(`INSERT INTO sync_runs (id, kind, workflow_id, status) VALUES ('recorded-twice', 'table', 'recorded-twice', 'running')`);
+    await env.run(core.planWriteBack, { batchKey, batchSize: 1 });
+    await env.run(legacy.writeLegacy, { batchKey });
+    const recorded = (await env.run(core.recordWriteBack, { batchKey, runId: 'recorded-twice', legacyWritten: true })) as BatchResult;
+    expect(recorded).toMatchObject({ written: 1, replayed: false });
+    const legacyRows = legacyDeliveries();
+    // The step runs again (a worker died after the commit, before its workflow task completed): its claims are gone.
+    const again = (await env.run(core.recordWriteBack, { batchKey, runId: 'recorded-twice', legacyWritten: true })) as BatchResult;
+    expect(again).toMatchObject({ written: 1, replayed: true });
+    expect(legacyDeliveries()).toBe(legacyRows);
+    const legacyIds = await h.pool.query(`SELECT id, legacy_id FROM orders WHERE id = ANY($1::int[]) ORDER BY id`, [[first, next]]);
+    expect(legacyIds.rows[0].legacy_id).not.toBeNull();
+    expect(legacyIds.rows[1].legacy_id).toBeNull();
+    // The next order goes to legacy once, in a batch of its own.
+    await h.runCycle(['deliveries']);
+    expect(legacyDeliveries()).toBe(legacyRows + 1);
+    expect((await h.pool.query(`SELECT legacy_id FROM orders WHERE id = $1`, [next])).rows[0].legacy_id).not.toBeNull();
+  });
+
   it('keeps an edit the new system makes while its order is written back: the order as written is the base, and the edit goes to legacy next', async () => {
     const still = await newOrder('原本的備註');
     const edited = await newOrder('第一版備註');
