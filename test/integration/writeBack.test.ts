@@ -167,16 +167,21 @@ describe('new → legacy write-back for deliveries', () => {
     expect(legacyDeliveries()).toBe(before + 1);
   });
 
+  /** A write-back batch planned and written to legacy by hand, under a run of its own, as a worker runs it; PostgreSQL's record is the caller's. */
+  const plannedAndWritten = async (runId: string, batchSize: number) => {
+    await h.pool.query(`INSERT INTO sync_runs (id, kind, workflow_id, status) VALUES ($1, 'table', $1, 'running')`, [runId]);
+    const core = createCoreActivities(h.workers!.core!);
+    const env = new MockActivityEnvironment();
+    const batchKey = `${runId}#0`;
+    await env.run(core.planWriteBack, { batchKey, batchSize });
+    await env.run(createLegacyActivities(h.workers!.legacy!).writeLegacy, { batchKey });
+    return { core, env, batchKey };
+  };
+
   it('answers a write-back batch recorded before with its first result, without its claims, and never plans other orders under its key', async () => {
     const first = await newOrder('先記錄的');
     const next = await newOrder('下一批的');
-    const core = createCoreActivities(h.workers!.core!);
-    const legacy = createLegacyActivities(h.workers!.legacy!);
-    const env = new MockActivityEnvironment();
-    const batchKey = `recorded-twice#0`;
-    await h.pool.query(`INSERT INTO sync_runs (id, kind, workflow_id, status) VALUES ('recorded-twice', 'table', 'recorded-twice', 'running')`);
-    await env.run(core.planWriteBack, { batchKey, batchSize: 1 });
-    await env.run(legacy.writeLegacy, { batchKey });
+    const { core, env, batchKey } = await plannedAndWritten('recorded-twice', 1);
     const recorded = (await env.run(core.recordWriteBack, { batchKey, runId: 'recorded-twice', legacyWritten: true })) as BatchResult;
     expect(recorded).toMatchObject({ written: 1, replayed: false });
     const legacyRows = legacyDeliveries();
@@ -196,15 +201,9 @@ describe('new → legacy write-back for deliveries', () => {
   it('keeps an edit the new system makes while its order is written back: the order as written is the base, and the edit goes to legacy next', async () => {
     const still = await newOrder('原本的備註');
     const edited = await newOrder('第一版備註');
-    const core = createCoreActivities(h.workers!.core!);
-    const legacy = createLegacyActivities(h.workers!.legacy!);
-    const env = new MockActivityEnvironment();
-    const batchKey = `edit-while-written#0`;
-    await env.run(core.planWriteBack, { batchKey, batchSize: 100 });
-    await env.run(legacy.writeLegacy, { batchKey });
+    const { core, env, batchKey } = await plannedAndWritten('edit-while-written', 100);
     // The new system edits one of them after the plan converted it and before PostgreSQL records the batch.
     await h.pool.query(`UPDATE orders SET notes = '第二版備註', updated_at = '2031-05-06T02:00:00Z' WHERE id = $1`, [edited]);
-    await h.pool.query(`INSERT INTO sync_runs (id, kind, workflow_id, status) VALUES ('edit-while-written', 'table', 'edit-while-written', 'running')`);
     await env.run(core.recordWriteBack, { batchKey, runId: 'edit-while-written', legacyWritten: true });
     const stateOf = async (orderId: number) =>
       (
