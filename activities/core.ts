@@ -64,6 +64,16 @@ export type CycleRun = { plan: TableSyncPlan } | { summary: RunSummary } | { aft
 
 export const planKey = (batchKey: string) => `${batchKey}:plan`;
 
+/**
+ * An operator step's key in sync_batches: its batch key within this workflow execution. A
+ * rollback's or a check's id is its workflow id, which an operator may start again (the
+ * temporal CLI's --workflow-id): the run id tells the two apart.
+ */
+const stepKey = (batchKey: string) => {
+  const info = Context.current().info;
+  return `${batchKey}@${info.workflowExecution?.runId ?? info.activityId}`;
+};
+
 export function createCoreActivities(deps: CoreDeps) {
   const cfg = (table: string) => tableConfig(deps.config, table);
   const log = (table: string, batchKey?: string) => deps.log.child({ table, batch: batchKey, runId: batchKey?.split(/[@#]/)[0] });
@@ -279,10 +289,14 @@ export function createCoreActivities(deps: CoreDeps) {
 
     /** A chunk the legacy agent captured, compared with PostgreSQL; with repair, the differences are queued. */
     async compareChunk(input: { checkId: string; table: string; batchKey: string; lower: number | null; upper: number | null; repair: boolean }): Promise<ChunkReport> {
+      // Compared before (this step run again after its commit, which dropped the claim): the first report.
+      const key = stepKey(input.batchKey);
+      const prior = await appliedBefore<ChunkReport>(deps.pool, key);
+      if (prior) return prior;
       const raw = await deps.claims.get<RawBatch>(rawKey(input.batchKey));
       Context.current().heartbeat();
       const t = cfg(input.table);
-      const report = await compareChunk(deps.pool, t, deps.eudc, { checkId: input.checkId, rows: pageRows(t.mapping, raw.page), lower: input.lower, upper: input.upper, repair: input.repair });
+      const report = await compareChunk(deps.pool, t, deps.eudc, { checkId: input.checkId, stepKey: key, rows: pageRows(t.mapping, raw.page), lower: input.lower, upper: input.upper, repair: input.repair });
       await deps.claims.drop(rawKey(input.batchKey)).catch(() => {});
       return report;
     },
@@ -354,8 +368,12 @@ export function createCoreActivities(deps: CoreDeps) {
     },
 
     async recordLegacyRestores(input: { rollbackId: string; batchKey: string; dryRun: boolean }): Promise<RollbackPageResult> {
+      // Recorded before (this step run again after its commit, which dropped the claims): the first result. A dry run records nothing.
+      const key = stepKey(input.batchKey);
+      const prior = input.dryRun ? null : await appliedBefore<RollbackPageResult>(deps.pool, key);
+      if (prior) return prior;
       const restores = await deps.claims.get<LegacyRestore[]>(restoredKey(input.batchKey));
-      const result = await recordLegacyRestores(deps.pool, deps, input, restores);
+      const result = await recordLegacyRestores(deps.pool, deps, { ...input, stepKey: key }, restores);
       await deps.claims.drop(restoresKey(input.batchKey), restoredKey(input.batchKey)).catch(() => {});
       return result;
     },

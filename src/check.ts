@@ -6,6 +6,7 @@ import { batchEvidence, convertRow } from './convert/toNew';
 import { idArray, inTransaction } from './db/postgres';
 import type { EudcMap } from './encoding/eudc';
 import type { ChunkReport, DifferingSample, TableCounts } from './shared';
+import { claimBatch, finishBatch } from './state/batches';
 import { heldAmong, heldOf } from './state/heldBack';
 import { ordersWaiting } from './state/outbox';
 import { enqueueRows, queuedAmong } from './state/rowQueue';
@@ -68,7 +69,7 @@ export async function compareChunk(
   pool: pg.Pool,
   t: TableConfig,
   eudc: EudcMap,
-  input: { checkId: string; rows: RawRow[]; lower: number | null; upper: number | null; repair: boolean },
+  input: { checkId: string; stepKey: string; rows: RawRow[]; lower: number | null; upper: number | null; repair: boolean },
 ): Promise<ChunkReport> {
   const mapping = t.mapping;
   const columns = comparedColumns(mapping);
@@ -173,9 +174,9 @@ export async function compareChunk(
     toRepair.set(legacyId, { newId: r.id, kind: 'missing in legacy' });
   }
 
-  if (input.repair && toRepair.size > 0) {
+  const repairs: { rowId: number; reason: string }[] = [];
+  if (input.repair) {
     // Orders waiting to be written back are left alone: overwriting them from legacy would lose the new system's change.
-    const repairs: { rowId: number; reason: string }[] = [];
     for (const [legacyId, v] of toRepair) {
       if (v.newId !== null && waiting.has(v.newId)) {
         report.notRepaired++;
@@ -184,14 +185,18 @@ export async function compareChunk(
         repairs.push({ rowId: legacyId, reason: `consistency check ${input.checkId}: ${v.kind}` });
       }
     }
+  }
+  // Recorded under the step's key, with its repairs: run again after this commit, the step answers from here (its claim is gone by then).
+  return inTransaction(pool, async (client) => {
+    const prior = await claimBatch<ChunkReport>(client, { key: input.stepKey, runId: input.checkId, table: mapping.legacyTable, direction: 'check' });
+    if (prior) return prior;
     if (repairs.length > 0) {
-      await inTransaction(pool, async (client) => {
-        // The content hash must not skip them: their legacy content did not change.
-        await markStale(client, mapping.legacyTable, repairs.map((q) => q.rowId));
-        await enqueueRows(client, mapping.legacyTable, 'repair', repairs, input.checkId);
-      });
+      // The content hash must not skip them: their legacy content did not change.
+      await markStale(client, mapping.legacyTable, repairs.map((q) => q.rowId));
+      await enqueueRows(client, mapping.legacyTable, 'repair', repairs, input.checkId);
       report.repairQueued += repairs.length;
     }
-  }
-  return report;
+    await finishBatch(client, input.stepKey, report);
+    return report;
+  });
 }

@@ -13,6 +13,7 @@ import { countSelection, journal, lastJournalId, selectionPage, legacySideRows, 
 import { queueOrders } from './state/outbox';
 import { enqueueRows } from './state/rowQueue';
 import { forgetRowStates, markStale, recordWrittenBack, reopenReview } from './state/rowState';
+import { claimBatch, finishBatch } from './state/batches';
 import { beginRun, runExists, runTree } from './state/runs';
 
 /**
@@ -300,7 +301,7 @@ export async function reopenedConflicts(pool: pg.Pool, selection: RollbackSelect
 export async function recordLegacyRestores(
   pool: pg.Pool,
   deps: { config: SyncConfig; eudc: EudcMap },
-  input: { rollbackId: string; dryRun: boolean },
+  input: { rollbackId: string; dryRun: boolean; stepKey: string },
   restores: LegacyRestore[],
 ): Promise<RollbackPageResult> {
   const result = emptyPage(null, false);
@@ -308,7 +309,11 @@ export async function recordLegacyRestores(
     for (const r of restores) count(result, 'legacy', r, outcomeOf(r));
     return result;
   }
-  await inTransaction(pool, async (client) => {
+  return inTransaction(pool, async (client) => {
+    // Recorded under the step's key: run again after this commit, the step answers from here (its claims are gone by then).
+    const tables = [...new Set(restores.map((r) => r.table))].sort().join(',');
+    const prior = await claimBatch<RollbackPageResult>(client, { key: input.stepKey, runId: input.rollbackId, table: tables, direction: 'rollback' });
+    if (prior) return prior;
     await asSync(client);
     const done = await client.query<{ batch_key: string }>(`SELECT DISTINCT batch_key FROM sync_journal WHERE run_id = $1 AND batch_key = ANY($2::text[])`, [
       input.rollbackId,
@@ -341,8 +346,9 @@ export async function recordLegacyRestores(
       }
     }
     result.requeuedOrders = await queueOrders(client, [...requeue]);
+    await finishBatch(client, input.stepKey, result);
+    return result;
   });
-  return result;
 }
 
 const outcomeOf = (r: LegacyRestore): Outcome => (r.outcome === 'conflict' ? { kind: 'conflict', reason: r.reason ?? 'conflict' } : { kind: r.outcome });

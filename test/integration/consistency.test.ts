@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import iconv from 'iconv-lite';
 import type pg from 'pg';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createCoreActivities, createLegacyActivities } from '../../activities';
 import { generateLegacyDb } from '../../src/fixtures/legacyFixture';
 import { loadEudcMap } from '../../src/encoding/eudc';
 import type { ConsistencyResult, TableReport } from '../../src/shared';
@@ -213,5 +215,24 @@ describe('consistency check on Temporal', () => {
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
       Object.assign(process.env, saved);
     }
+  });
+
+  it('answers a chunk compared before with its first report, without its claim, and queues its repairs once', async () => {
+    const drifted = (await h.pool.query(`SELECT id, legacy_id FROM drivers ORDER BY id DESC LIMIT 1`)).rows[0];
+    await asSync(h.pool, `UPDATE drivers SET phone = '02-0000-0000' WHERE id = $1`, [drifted.id]);
+    // The check's two steps by hand, as its workflow runs them.
+    const checkId = `consistency-check/test/${h.env.TEMPORAL_TASK_QUEUE}/compared-twice`;
+    const env = new MockActivityEnvironment({ workflowExecution: { workflowId: checkId, runId: 'first-execution' } });
+    const batchKey = `${checkId}#check#drivers#0`;
+    await env.run(createLegacyActivities(h.workers!.legacy!).captureCheckChunk, { table: 'drivers', batchKey, afterId: null, chunkSize: 100 });
+    const core = createCoreActivities(h.workers!.core!);
+    const compare = () => env.run(core.compareChunk, { checkId, table: 'drivers', batchKey, lower: null, upper: null, repair: true });
+    const first = await compare();
+    expect(first).toMatchObject({ legacyRows: 25, matching: 24, differing: 1, repairQueued: 1, samples: { differing: [{ legacyId: drifted.legacy_id, newId: drifted.id, fields: ['phone'] }] } });
+    const queued = () => h.pool.query(`SELECT row_id, attempts FROM sync_row_queue WHERE table_name = 'drivers' AND queue = 'repair'`);
+    expect((await queued()).rows).toEqual([{ row_id: String(drifted.legacy_id), attempts: 1 }]);
+    // The step runs again (a worker died after the commit, before it reported): its claim is gone, its report is not.
+    expect(await compare()).toEqual({ ...first, replayed: true });
+    expect((await queued()).rows).toEqual([{ row_id: String(drifted.legacy_id), attempts: 1 }]);
   });
 });

@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import type pg from 'pg';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createCoreActivities, createLegacyActivities } from '../../activities';
 import { generateLegacyDb, legacyText } from '../../src/fixtures/legacyFixture';
 import { rawImage } from '../../src/capture/rawRow';
 import { TABLE_MAPPINGS } from '../../src/convert/tables';
@@ -264,6 +266,47 @@ describe('rollback on Temporal', () => {
     expect(now).toEqual(before);
     expect(types).toEqual({ notes: 'text', status: 'text', amount: 'integer' });
     expect((await rollback({ runId })).alreadyRestored).toBe(1);
+  });
+
+  it('answers a page whose legacy restores were recorded before with its first result, without its claims; the same workflow id started again is a rollback of its own', async () => {
+    const db = new Database(h.legacyPath);
+    const id = (db.prepare(`SELECT id FROM deliveries WHERE id > 500 ORDER BY id LIMIT 1`).get() as { id: number }).id;
+    const before = rawImage(readByIds(db, TABLE_MAPPINGS.deliveries, [id])[0]);
+    db.prepare(`UPDATE deliveries SET amount = 2, updated_at = '2030-06-06 06:06:06' WHERE id = ?`).run(id);
+    const after = rawImage(readByIds(db, TABLE_MAPPINGS.deliveries, [id])[0]);
+    db.close();
+    const runId = `test-writeback-recorded-twice/${h.env.TEMPORAL_TASK_QUEUE}`;
+    await h.pool.query(
+      `INSERT INTO sync_journal (run_id, batch_key, side, table_name, row_id, legacy_id, operation, before, after) VALUES ($1, $1, 'legacy', 'deliveries', $2::int, $2::int, 'update', $3, $4)`,
+      [runId, id, JSON.stringify(before), JSON.stringify(after)],
+    );
+    // The rollback's steps by hand, as its workflow runs them, under one workflow execution.
+    const rollbackId = `rollback/test/${h.env.TEMPORAL_TASK_QUEUE}/recorded-twice`;
+    const core = createCoreActivities(h.workers!.core!);
+    const legacy = createLegacyActivities(h.workers!.legacy!);
+    const onePage = async (env: MockActivityEnvironment) => {
+      const begun = await env.run(core.beginRollback, { rollbackId, request: { runId, dryRun: false, force: false, resumeSchedule: false } });
+      const batchKey = `${rollbackId}#0`;
+      const page = await env.run(core.rollbackPage, { rollbackId, batchKey, selection: begun.selection, before: null, limit: 100, dryRun: false, force: false });
+      expect(page.legacyBatch).toBe(batchKey);
+      await env.run(legacy.restoreLegacy, { batchKey, rollbackId, dryRun: false, force: false });
+      return () => env.run(core.recordLegacyRestores, { rollbackId, batchKey, dryRun: false });
+    };
+    const journaled = () => count(h.pool, `SELECT count(*) FROM sync_journal WHERE run_id = $1 AND side = 'legacy' AND row_id = $2`, [rollbackId, id]);
+    const record = await onePage(new MockActivityEnvironment({ workflowExecution: { workflowId: rollbackId, runId: 'first-execution' } }));
+    expect(await record()).toMatchObject({ restored: 1, alreadyRestored: 0, restoredBySide: { new: 0, legacy: 1 } });
+    expect(await journaled()).toBe(1);
+    // The step runs again (a worker died after the commit, before it reported): its claims are gone, its result is not.
+    expect(await record()).toMatchObject({ restored: 1, alreadyRestored: 0, restoredBySide: { new: 0, legacy: 1 }, replayed: true });
+    expect(await journaled()).toBe(1);
+    const ro = new Database(h.legacyPath, { readonly: true });
+    expect(rawImage(readByIds(ro, TABLE_MAPPINGS.deliveries, [id])[0])).toEqual(before);
+    ro.close();
+    // Started again under the same workflow id (which may select other rows): its page is recorded anew, not answered from the first.
+    const again = await onePage(new MockActivityEnvironment({ workflowExecution: { workflowId: rollbackId, runId: 'second-execution' } }));
+    expect(await again()).not.toHaveProperty('replayed');
+    expect(await count(h.pool, `SELECT count(*) FROM sync_batches WHERE run_id = $1 AND direction = 'rollback'`, [rollbackId])).toBe(2);
+    expect(await journaled()).toBe(1);
   });
 
   it('pauses the sync schedule, and resumes it only when asked', async () => {
