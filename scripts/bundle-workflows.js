@@ -6,8 +6,24 @@ const path = require('node:path');
 const { bundleWorkflowCode } = require('@temporalio/worker');
 
 const dist = path.join(__dirname, '..', 'dist');
+const MAP = '//# sourceMappingURL=data:';
+
+/**
+ * The bundle's inline source map without the sources' text: stack traces still name the
+ * original files and lines, and the bundle is half the size. A worker holds the bundle and its
+ * parsed map on its main thread and again on its workflow thread: some 5 MB less memory.
+ */
+function withoutSourcesContent(code) {
+  const at = code.lastIndexOf(MAP);
+  if (at < 0) return code;
+  const data = code.indexOf('base64,', at) + 'base64,'.length;
+  const map = JSON.parse(Buffer.from(code.slice(data).trimEnd(), 'base64').toString());
+  delete map.sourcesContent;
+  return code.slice(0, data) + Buffer.from(JSON.stringify(map)).toString('base64');
+}
+
 bundleWorkflowCode({ workflowsPath: require.resolve(path.join(dist, 'workflows')), workflowInterceptorModules: [require.resolve(path.join(dist, 'workflows', 'interceptors'))], logger: { log() {}, info() {}, warn() {}, error: console.error, debug() {}, trace() {} } })
-  .then(({ code }) => fs.writeFileSync(path.join(dist, 'workflow-bundle.js'), code))
+  .then(({ code }) => fs.writeFileSync(path.join(dist, 'workflow-bundle.js'), withoutSourcesContent(code)))
   .catch((err) => {
     console.error(`bundling the workflows failed: ${err.message}`);
     process.exit(1);
