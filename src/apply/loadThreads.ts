@@ -31,13 +31,6 @@ interface Start {
 type Reply = { ok: true; page: PreparedPage } | { ok: false; message: string; stack?: string };
 
 const THREAD_SCRIPT = 'loadThreads.js';
-/**
- * A thread's young generation: a page's objects die young, and V8's default lets each
- * thread's young generation grow to tens of MB before it collects, per thread. Measured on a
- * 1M load (core worker peak RSS, CPU): default 386 MB, 26.7 s; 16 MB 340 MB, 28.5 s; 8 MB
- * 321 MB, 31.1 s.
- */
-const THREAD_YOUNG_MB = 16;
 
 export class PagePreparers {
   private readonly threads: Worker[] = [];
@@ -55,7 +48,8 @@ export class PagePreparers {
     const count = cfg.mapping.naturalKey ? 1 : Math.min(opts.threads, os.availableParallelism());
     const start: Start = { tables: config.tables.map(({ mapping: _m, rules: _r, ...raw }) => raw), table: cfg.legacyTable, eudc, parents };
     for (let i = 0; i < count; i++) {
-      const w = new Worker(script, { workerData: start, resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_MB } });
+      // Their young generation is the worker's setting for its threads (src/temporal/worker.ts).
+      const w = new Worker(script, { workerData: start });
       const queue: { resolve: (p: PreparedPage) => void; reject: (e: Error) => void }[] = [];
       this.waiting.set(w, queue);
       w.on('message', (r: Reply) => {

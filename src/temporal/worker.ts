@@ -64,14 +64,15 @@ function workflowCode(): { code: { workflowBundle: { codePath: string } } | { wo
 const HEAP_GROWING_PERCENT = 25;
 
 /**
- * The threads a worker starts after this (the SDK's workflow thread; the load's page threads
- * set their own limit) get a young generation of at most 4 MB per semi-space instead of V8's
- * 16: their objects die young, and V8 otherwise grows it to its largest. The quick bench's
- * core worker peak 326 → 294 MB, the cycles' times unmoved. The main thread keeps V8's size:
- * only a flag at start reaches it (docs/runbook.md), and there it cost the write-back cycle
- * ~50 ms (a 1M load's peak with it: 307 MB, against 362 without it in the same A/B pair).
+ * The threads a worker starts after this (the SDK's workflow thread, a load's page threads)
+ * get a young generation of at most 2 MB per semi-space instead of V8's 16: their objects die
+ * young (a page is prepared row by row), and V8 otherwise grows it to its largest, per thread.
+ * The flag is the process's, and V8 takes it over a thread's own resourceLimits. 1M load, core
+ * worker peak: 4 MB (the setting before) 250-255 MB, 2 MB 230-238, the load's rate and the
+ * cycles' times within the runs' spread. The main thread keeps V8's size: only a flag at start
+ * reaches it (docs/runbook.md), and there it cost the write-back cycle ~50 ms.
  */
-const THREAD_SEMI_SPACE_MB = 4;
+const THREAD_SEMI_SPACE_MB = 2;
 
 let runtimeInstalled = false;
 
