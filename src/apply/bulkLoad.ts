@@ -180,9 +180,14 @@ async function loadInTransaction(
  * it does only for that moment (no other context, a workflow's included, gets one).
  */
 const collectYoung: () => void = (() => {
-  v8.setFlagsFromString('--expose-gc');
-  const gc = vm.runInNewContext('gc') as (options: { type: 'minor' }) => void;
-  v8.setFlagsFromString('--no-expose-gc');
+  type Gc = (options: { type: 'minor' }) => void;
+  // Node started with --expose-gc has one already, and keeps exposing it.
+  let gc = (globalThis as { gc?: Gc }).gc;
+  if (!gc) {
+    v8.setFlagsFromString('--expose-gc');
+    gc = vm.runInNewContext('gc') as Gc;
+    v8.setFlagsFromString('--no-expose-gc');
+  }
   return () => gc({ type: 'minor' });
 })();
 
