@@ -5,7 +5,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createCoreActivities, createLegacyActivities } from '../../activities';
 import { generateLegacyDb } from '../../src/fixtures/legacyFixture';
 import { loadEudcMap } from '../../src/encoding/eudc';
-import type { ConsistencyResult, TableReport } from '../../src/shared';
+import type { ChunkReport, ConsistencyResult, TableReport } from '../../src/shared';
 import { count, startHarness, type SyncHarness } from '../support/syncHarness';
 import { ConsistencyCheckWorkflow } from '../../workflows';
 
@@ -227,7 +227,7 @@ describe('consistency check on Temporal', () => {
     await env.run(createLegacyActivities(h.workers!.legacy!).captureCheckChunk, { table: 'drivers', batchKey, afterId: null, chunkSize: 100 });
     const core = createCoreActivities(h.workers!.core!);
     const compare = () => env.run(core.compareChunk, { checkId, table: 'drivers', batchKey, lower: null, upper: null, repair: true });
-    const first = await compare();
+    const first = (await compare()) as ChunkReport;
     expect(first).toMatchObject({ legacyRows: 25, matching: 24, differing: 1, repairQueued: 1, samples: { differing: [{ legacyId: drifted.legacy_id, newId: drifted.id, fields: ['phone'] }] } });
     const queued = () => h.pool.query(`SELECT row_id, attempts FROM sync_row_queue WHERE table_name = 'drivers' AND queue = 'repair'`);
     expect((await queued()).rows).toEqual([{ row_id: String(drifted.legacy_id), attempts: 1 }]);

@@ -11,7 +11,7 @@ import { readByIds } from '../../src/capture/legacyReader';
 import { installTriggers } from '../../src/capture/legacyTriggers';
 import { resolveTemporalCli } from '../../src/stack/temporal';
 import { SCHEDULE_ID } from '../../src/shared';
-import type { RollbackResult } from '../../src/shared';
+import type { RollbackPageResult, RollbackResult, RollbackSelection } from '../../src/shared';
 import { configWith, count, startHarness, type SyncHarness } from '../support/syncHarness';
 import { testStackSettings } from '../support/testStack';
 import { BackfillWorkflow, RollbackWorkflow } from '../../workflows';
@@ -285,9 +285,9 @@ describe('rollback on Temporal', () => {
     const core = createCoreActivities(h.workers!.core!);
     const legacy = createLegacyActivities(h.workers!.legacy!);
     const onePage = async (env: MockActivityEnvironment) => {
-      const begun = await env.run(core.beginRollback, { rollbackId, request: { runId, dryRun: false, force: false, resumeSchedule: false } });
+      const begun = (await env.run(core.beginRollback, { rollbackId, request: { runId, dryRun: false, force: false, resumeSchedule: false } })) as { selection: RollbackSelection };
       const batchKey = `${rollbackId}#0`;
-      const page = await env.run(core.rollbackPage, { rollbackId, batchKey, selection: begun.selection, before: null, limit: 100, dryRun: false, force: false });
+      const page = (await env.run(core.rollbackPage, { rollbackId, batchKey, selection: begun.selection, before: null, limit: 100, dryRun: false, force: false })) as RollbackPageResult;
       expect(page.legacyBatch).toBe(batchKey);
       await env.run(legacy.restoreLegacy, { batchKey, rollbackId, dryRun: false, force: false });
       return () => env.run(core.recordLegacyRestores, { rollbackId, batchKey, dryRun: false });
