@@ -37,8 +37,7 @@ const settings = z
   CLAIM_TTL_SECONDS: z.coerce.number().int().min(10).default(3600),
   /**
    * Threads preparing a table's first sync beside the thread that writes it: the load's rate
-   * against the core worker's memory. Measured on a 1M load (bench, 2 cores, node started with
-   * --max-semi-space-size=4): 2 → 48,731 rows/s, peak RSS 307 MB; 1 → 31,644 rows/s, 242 MB.
+   * against the core worker's memory (each thread's heap is ~20 MB during a load; README, LOAD_THREADS).
    */
   LOAD_THREADS: z.coerce.number().int().min(0).max(16).default(2),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
