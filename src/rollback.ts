@@ -8,12 +8,12 @@ import { convertRow } from './convert/toNew';
 import { inTransaction } from './db/postgres';
 import type { EudcMap } from './encoding/eudc';
 import type { RollbackConflict, RollbackPageResult, RollbackPosition, RollbackRequest, RollbackSelection } from './shared';
+import { claimBatch, finishBatch } from './state/batches';
 import { getConflict, reopenConflict } from './state/conflicts';
 import { countSelection, journal, lastJournalId, selectionPage, legacySideRows, type JournalGroup } from './state/journal';
 import { queueOrders } from './state/outbox';
 import { enqueueRows } from './state/rowQueue';
 import { forgetRowStates, markStale, recordWrittenBack, reopenReview } from './state/rowState';
-import { claimBatch, finishBatch } from './state/batches';
 import { beginRun, runExists, runTree } from './state/runs';
 
 /**
