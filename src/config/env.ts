@@ -40,6 +40,11 @@ const settings = z
    * against the core worker's memory (each thread's heap is ~20 MB during a load; README, LOAD_THREADS).
    */
   LOAD_THREADS: z.coerce.number().int().min(0).max(16).default(2),
+  /**
+   * How far a worker's heap grows past what is live before a full collection, in percent: its
+   * memory against its CPU (README, HEAP_GROWING_PERCENT). V8's own default is several times this.
+   */
+  HEAP_GROWING_PERCENT: z.coerce.number().int().min(10).max(400).default(25),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   MONITOR_PORT: z.coerce.number().int().min(0).max(65535).default(9090),
   /** mTLS to Temporal: the client certificate and key (PEM), the CA when not a public one. */

@@ -56,14 +56,6 @@ function workflowCode(): { code: { workflowBundle: { codePath: string } } | { wo
 }
 
 /**
- * A worker's batches are garbage within a second, and V8 by default lets the heap grow to
- * several times what is live before a full collection. Growing by at most a quarter of what
- * is live keeps the worker small for some 10 % more of its CPU. Read by V8 at each
- * collection, so setting it here takes effect.
- */
-const HEAP_GROWING_PERCENT = 25;
-
-/**
  * The threads a worker starts after this (the SDK's workflow thread, a load's page threads)
  * get a young generation of at most 2 MB per semi-space instead of V8's 16: their objects die
  * young (a page is prepared row by row), and V8 otherwise grows it to its largest, per thread.
@@ -92,7 +84,10 @@ export interface WorkerOptions {
 }
 
 export async function createWorkers(env: LegacyEnv, role: WorkerRole, opts: WorkerOptions = {}): Promise<SyncWorkers> {
-  v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+  // A worker's batches are garbage within a second, and V8 by default lets the heap grow to
+  // several times what is live before a full collection. Read by V8 at each collection, so
+  // setting it here takes effect (HEAP_GROWING_PERCENT: memory against CPU).
+  v8.setFlagsFromString(`--heap-growing-percent=${env.HEAP_GROWING_PERCENT}`);
   v8.setFlagsFromString(`--max-semi-space-size=${THREAD_SEMI_SPACE_MB}`);
   if (!runtimeInstalled) {
     // The SDK's own logs go to stderr at warn and above: pino carries the sync's logs.

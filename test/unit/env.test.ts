@@ -16,3 +16,14 @@ describe('LOAD_THREADS', () => {
     expect(() => loadEnv({ ...base, LOAD_THREADS: value })).toThrow(/LOAD_THREADS: /);
   });
 });
+
+describe('HEAP_GROWING_PERCENT', () => {
+  it('is 25 unless set', () => {
+    expect(loadEnv(base).HEAP_GROWING_PERCENT).toBe(25);
+    expect(loadEnv({ ...base, HEAP_GROWING_PERCENT: '100' }).HEAP_GROWING_PERCENT).toBe(100);
+  });
+
+  it.each(['fast', '9', '401', '12.5'])('refuses %s, naming the variable', (value) => {
+    expect(() => loadEnv({ ...base, HEAP_GROWING_PERCENT: value })).toThrow(/HEAP_GROWING_PERCENT: /);
+  });
+});
