@@ -15,6 +15,7 @@ import { STALE } from '../state/rowState';
 import { addBatchCounts } from '../state/runs';
 import { loadColumns, STATE_COLUMNS, type PreparedPage } from './loadPage';
 import { PagePreparers } from './loadThreads';
+import { readParentIds } from './parentIds';
 import { asSync } from './postgresSink';
 
 /**
@@ -90,7 +91,7 @@ async function loadInTransaction(
   if (!(await lockEmpty(client, table, mapping.legacyTable))) throw new TableNotEmpty(`${table} is not empty`);
   const replica = await skipRowTriggers(client, table);
   const indexes = await dropIndexes(client, table);
-  const parents = await parentIds(client, cfg, replica);
+  const parents = await readParentIds(client, cfg, replica);
   // What row states are left are stale (a load rolled back leaves them): the load reads every row again.
   await client.query(`DELETE FROM sync_row_state WHERE table_name = $1`, [mapping.legacyTable]);
   const firstId = Number((await client.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence($1, 'id')) AS id`, [table])).rows[0].id);
@@ -296,20 +297,6 @@ async function rebuildIndexes(client: pg.PoolClient, indexes: DroppedIndex[]): P
   // Sorting in memory rather than in temporary files; PostgreSQL's parallel workers help with large tables.
   await client.query(`SET LOCAL maintenance_work_mem = '128MB'`);
   for (const ix of indexes) await client.query(ix.create);
-}
-
-/**
- * Per parent's new column: legacy id → new id, of every synced parent row. With the per-row
- * checks skipped, the parents are locked FOR KEY SHARE until the commit, as those checks would
- * lock them: none of them can be deleted, or its key changed, before the rows referring to it are in.
- */
-async function parentIds(client: pg.PoolClient, cfg: TableConfig, lock: boolean): Promise<Map<string, Map<number, number>>> {
-  const out = new Map<string, Map<number, number>>();
-  for (const p of cfg.mapping.parents) {
-    const res = await client.query<{ legacy_id: number; id: number }>(`SELECT legacy_id, id FROM ${p.newTable} WHERE legacy_id IS NOT NULL${lock ? ' FOR KEY SHARE' : ''}`);
-    out.set(p.newColumn, new Map(res.rows.map((r) => [r.legacy_id, r.id])));
-  }
-  return out;
 }
 
 /** One COPY ... FROM STDIN of binary data (`rows` of them) on the transaction's connection. */

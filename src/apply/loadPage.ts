@@ -4,7 +4,7 @@ import { writtenColumns } from '../convert/tables';
 import { autoTextValues, convertRow, type HeldRow } from '../convert/toNew';
 import { addEvidence, type TableEvidence } from '../encoding/cp950';
 import type { EudcMap } from '../encoding/eudc';
-import { insertedKey, legacyValues } from '../reconcile/toNew';
+import { insertedKey, legacyValues, type IdLookup } from '../reconcile/toNew';
 import { BinaryCopy, copyTypeOf, type CopyType } from './copyBinary';
 
 /**
@@ -18,7 +18,7 @@ export interface LoadTable {
   cfg: TableConfig;
   eudc: EudcMap;
   /** Per parent's new column: legacy id → new id. */
-  parents: Map<string, Map<number, number>>;
+  parents: Map<string, IdLookup>;
   /** Natural keys the load has inserted so far, with their legacy ids: a second row with one is held back. */
   insertedKeys: Map<string, number>;
 }

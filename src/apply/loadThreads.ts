@@ -8,6 +8,7 @@ import { parseSyncConfig, tableConfig, type SyncConfig, type TableConfig } from 
 import type { EudcMap } from '../encoding/eudc';
 import { PROJECT_ROOT } from '../paths';
 import { prepareLoadPage, type LoadTable, type PreparedPage } from './loadPage';
+import { ParentIds } from './parentIds';
 
 /**
  * Pages of a load prepared on threads of their own (decoded, converted, reconciled, written
@@ -25,7 +26,8 @@ interface Start {
   tables: unknown[];
   table: string;
   eudc: EudcMap;
-  parents: Map<string, Map<number, number>>;
+  /** Shared with the calling thread, not copied (ParentIds). */
+  parents: Map<string, ParentIds>;
 }
 
 type Reply = { ok: true; page: PreparedPage } | { ok: false; message: string; stack?: string };
@@ -39,7 +41,7 @@ export class PagePreparers {
   private waiting = new Map<Worker, { resolve: (p: PreparedPage) => void; reject: (e: Error) => void }[]>();
 
   /** `threads`: at most this many (LOAD_THREADS), no more than the cores; 0 prepares pages on the calling thread. */
-  constructor(config: SyncConfig, cfg: TableConfig, eudc: EudcMap, parents: Map<string, Map<number, number>>, opts: { threads: number }) {
+  constructor(config: SyncConfig, cfg: TableConfig, eudc: EudcMap, parents: Map<string, ParentIds>, opts: { threads: number }) {
     const script = opts.threads > 0 ? threadScript() : null;
     if (!script) {
       this.local = { cfg, eudc, parents, insertedKeys: new Map() };
@@ -115,7 +117,8 @@ function receivedPage(page: RawPage): RawPage {
 
 if (!isMainThread && parentPort && (workerData as Start | undefined)?.table) {
   const start = workerData as Start;
-  const load: LoadTable = { cfg: tableConfig(parseSyncConfig({ tables: start.tables }), start.table), eudc: start.eudc, parents: start.parents, insertedKeys: new Map() };
+  const parents = new Map([...start.parents].map(([column, ids]) => [column, ParentIds.received(ids)]));
+  const load: LoadTable = { cfg: tableConfig(parseSyncConfig({ tables: start.tables }), start.table), eudc: start.eudc, parents, insertedKeys: new Map() };
   const port = parentPort;
   port.on('message', (page: RawPage) => {
     let reply: Reply;

@@ -35,13 +35,18 @@ export interface TargetRow {
   row: Record<string, unknown>;
 }
 
+/** Legacy id → new id (a Map, or a load's ParentIds). */
+export interface IdLookup {
+  get(legacyId: number): number | undefined;
+}
+
 export interface ToNewInput {
   cfg: TableConfig;
   batch: ConvertedBatch;
   states: Map<number, RowState>;
   current: Map<number, TargetRow>;
   /** Per parent's new column: legacy id → new id. */
-  parents: Map<string, Map<number, number>>;
+  parents: Map<string, IdLookup>;
   /** Natural key → its owner in the new table. */
   keyOwners: Map<string, { id: number; legacyId: number | null }>;
   /**
