@@ -34,8 +34,15 @@ FROM ${NODE_IMAGE} AS runtime
 # MALLOC_ARENA_MAX: glibc gives each thread that allocates its own malloc arena, and a load's
 # page threads hand their buffers to the main thread, which frees them in another arena: two
 # arenas keep a worker ~20 MB smaller during a first load (bench/worker.ts runs workers the same way).
+# NODE_OPTIONS, HEAP_GROWING_PERCENT: V8 marks the whole heap again whenever what the heap may
+# still grow is less than its young generation. The main thread's young generation at 8 MB a
+# semi-space instead of 16 (only a flag at node's start sets it) and the heap's growth before a full
+# collection at 100 % instead of 25: a first load's full collections on the main thread ~55 → ~22,
+# the load ~5-10 % faster for a few MB more at the peak (README, Performance).
 ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
+    NODE_OPTIONS=--max-semi-space-size=8 \
+    HEAP_GROWING_PERCENT=100 \
     NPM_CONFIG_UPDATE_NOTIFIER=false \
     CHECKPOINT_DISABLE=1 \
     PRISMA_HIDE_UPDATE_MESSAGE=1 \

@@ -16,7 +16,7 @@ import { cpuSeconds, memory, RssSampler, type WorkerGroup } from './measure';
 export const ROLE_GROUP: Record<WorkerRole, WorkerGroup> = { all: 'worker', core: 'core worker', legacy: 'legacy agent' };
 
 /** What the image's runtime stage sets for every process beside the defaults (Dockerfile): workers run here as they run there. */
-export const IMAGE_ENV = { MALLOC_ARENA_MAX: '2' };
+export const IMAGE_ENV = { MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-semi-space-size=8', HEAP_GROWING_PERCENT: '100' };
 
 export interface WorkerEnv {
   LEGACY_DB_PATH: string;

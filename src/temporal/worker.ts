@@ -61,8 +61,8 @@ function workflowCode(): { code: { workflowBundle: { codePath: string } } | { wo
  * young (a page is prepared row by row), and V8 otherwise grows it to its largest, per thread.
  * The flag is the process's, and V8 takes it over a thread's own resourceLimits. 1M load, core
  * worker peak: 4 MB (the setting before) 250-255 MB, 2 MB 230-238, the load's rate and the
- * cycles' times within the runs' spread. The main thread keeps V8's size: only a flag at start
- * reaches it (docs/runbook.md), and there it cost the write-back cycle ~50 ms.
+ * cycles' times within the runs' spread. The main thread's is set only by a flag at node's start
+ * (the image's NODE_OPTIONS, docs/runbook.md).
  */
 const THREAD_SEMI_SPACE_MB = 2;
 

@@ -11,9 +11,11 @@ function runtimeEnv(dockerfile: string): Record<string, string> {
   return Object.fromEntries(lines.flatMap((l) => [...l.slice(4).matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]])));
 }
 
-test('the image runs its processes with two malloc arenas, and the bench its workers the same way', () => {
+test('the image runs its processes with two malloc arenas and its memory settings, and the bench its workers the same way', () => {
   const env = runtimeEnv(readFileSync(path.resolve(__dirname, '../../Dockerfile'), 'utf8'));
   expect(env.MALLOC_ARENA_MAX).toBe('2');
+  expect(env.NODE_OPTIONS).toBe('--max-semi-space-size=8');
+  expect(env.HEAP_GROWING_PERCENT).toBe('100');
   expect(env.NODE_ENV).toBe('production');
-  expect(IMAGE_ENV).toEqual({ MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX });
+  expect(IMAGE_ENV).toEqual({ MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX, NODE_OPTIONS: env.NODE_OPTIONS, HEAP_GROWING_PERCENT: env.HEAP_GROWING_PERCENT });
 });
