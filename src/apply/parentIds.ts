@@ -35,10 +35,6 @@ export class ParentIds {
     return new ParentIds(raw.legacyIds, raw.ids);
   }
 
-  get size(): number {
-    return this.legacyIds.length;
-  }
-
   /** The new id of a legacy id, if it has one. */
   get(legacyId: number): number | undefined {
     const a = this.legacyIds;
