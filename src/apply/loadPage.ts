@@ -52,15 +52,21 @@ const ID_OFFSET = 6;
 /**
  * Row by row, each row's intermediate values dropped before the next (what survives a page is
  * its raw bytes and the COPY data): what convertBatch and planToNew do for a batch, against an
- * empty table. The page is read twice, once for what its rows prove about the table's encoding
- * and once to convert them, rather than holding a page's worth of row objects that every young
- * collection would copy (and, a page being larger than the young generation, move to the old one).
+ * empty table. What the page's rows prove about the table's encoding is read in a pass of its
+ * own, and only when a value first needs it (most pages have none that does), rather than
+ * holding a page's worth of row objects that every young collection would copy (and, a page
+ * being larger than the young generation, move to the old one).
  */
 export function prepareLoadPage(t: LoadTable, page: RawPage): PreparedPage {
   const { cfg } = t;
   const mapping = cfg.mapping;
-  const evidence: TableEvidence = { cp950Rows: 0, utf8Rows: 0 };
-  eachPageRow(mapping, page, (raw) => addEvidence(evidence, autoTextValues(raw, mapping, cfg.textColumns)));
+  let evidence: TableEvidence | undefined;
+  const pageEvidence = (): TableEvidence => {
+    if (evidence) return evidence;
+    const e: TableEvidence = { cp950Rows: 0, utf8Rows: 0 };
+    eachPageRow(mapping, page, (raw) => addEvidence(e, autoTextValues(raw, mapping, cfg.textColumns)));
+    return (evidence = e);
+  };
   const columns = loadColumns(cfg);
   const types = typesOf(cfg, columns);
   const out = new BinaryCopy(page.count * 160);
@@ -71,7 +77,7 @@ export function prepareLoadPage(t: LoadTable, page: RawPage): PreparedPage {
   const read: number[] = [];
   const owners = { cfg, parents: t.parents, keyOwners: NO_OWNERS };
   eachPageRow(mapping, page, (raw) => {
-    const c = convertRow(raw, mapping, cfg.textColumns, t.eudc, evidence);
+    const c = convertRow(raw, mapping, cfg.textColumns, t.eudc, pageEvidence);
     if (!c.ok) {
       held.push(c.held);
       read.push(raw.id);

@@ -1,4 +1,4 @@
-import { chooseReading, readings, rowHint, tableEvidence, type Readings, type TableEvidence, type TextEncodingMode } from '../encoding/cp950';
+import { chooseReading, readings, rowHint, tableEvidence, type BatchEvidence, type Readings, type TableEvidence, type TextEncodingMode } from '../encoding/cp950';
 import type { EudcMap } from '../encoding/eudc';
 import { contentHash, rawImage, updatedAtOf, type RawImage, type RawRow } from '../capture/rawRow';
 import { RuleError } from './rules';
@@ -74,7 +74,7 @@ export function convertRow(
   mapping: TableMapping,
   encodings: Record<string, TextEncodingMode>,
   eudc: EudcMap,
-  table?: TableEvidence,
+  table?: BatchEvidence,
 ): ConversionResult {
   const cols = textColumnsOf(mapping, encodings);
   // Each text value read once: ASCII is its own text in every encoding and mode; other bytes both ways.

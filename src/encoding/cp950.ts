@@ -179,6 +179,9 @@ export interface TableEvidence {
   utf8Rows: number;
 }
 
+/** A batch's evidence, or how to get it once a value needs it (step 3 of chooseReading, which most rows never reach). */
+export type BatchEvidence = TableEvidence | (() => TableEvidence);
+
 /**
  * The table evidence of a batch, computed once for it: `rows` holds, per row, the raw values
  * of its 'auto' text columns (anything but bytes, e.g. NULL, proves nothing). A row counts as
@@ -311,7 +314,7 @@ export function chooseReading(
   mode: TextEncodingMode,
   eudc: EudcMap,
   hint?: Encoding,
-  table?: TableEvidence,
+  table?: BatchEvidence,
 ): Decoded {
   if (r.ascii) return r.cp950;
   if (mode === 'cp950') return r.cp950;
@@ -333,7 +336,7 @@ export function chooseReading(
   if (hint === 'utf8') return utf8;
   const c = cp950Cost(r.bytes, eudc);
   // How much more plausible the UTF-8 reading is (negative: the CP950 one), the batch's say included.
-  const lead = c.cost - (uCost.cost + c.glued) - priorForCp950(table);
+  const lead = c.cost - (uCost.cost + c.glued) - priorForCp950(typeof table === 'function' ? table() : table);
   if (lead >= MARGIN) return utf8;
   if (lead <= -MARGIN) return r.cp950;
   const deciders = table ? 'the row, the batch nor how common their characters are' : 'the row nor how common their characters are';

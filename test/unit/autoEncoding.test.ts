@@ -16,14 +16,15 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import iconv from 'iconv-lite';
 import { loadSyncConfig, tableConfig } from '../../src/config/tables';
-import { readTimestampPage } from '../../src/capture/legacyReader';
+import { prepareLoadPage } from '../../src/apply/loadPage';
+import { readIdRange, readTimestampPage } from '../../src/capture/legacyReader';
 import type { RawRow } from '../../src/capture/rawRow';
 import { clients } from '../../src/convert/tables';
 import { keepUnchanged } from '../../src/convert/toLegacy';
 import { autoTextValues, convertBatch, convertRow } from '../../src/convert/toNew';
 import { decodeLegacyText, encodeCp950, rowEncodingHint, tableEvidence, type TableEvidence } from '../../src/encoding/cp950';
 import { loadEudcMap } from '../../src/encoding/eudc';
-import { generateLegacyDb } from '../../src/fixtures/legacyFixture';
+import { createLegacySchema, generateLegacyDb } from '../../src/fixtures/legacyFixture';
 import type { Cursor } from '../../src/shared';
 
 const EUDC_FILE = path.resolve(__dirname, '../../config/eudc-map.json');
@@ -306,6 +307,35 @@ describe('convertRow and convertBatch pass the row and the batch on', () => {
 
     const onItsOwn = convertBatch(clientsTable.mapping, clientsTable.textColumns, eudc, { rows: [ambiguous], deleted: [] });
     expect(onItsOwn.held.map((h) => h.legacyId)).toEqual([1]);
+  });
+
+  it("a load's page decides such a value by its other rows, as a batch does", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'load-page-'));
+    const db = new Database(path.join(dir, 'legacy.db'));
+    try {
+      createLegacySchema(db);
+      const insert = db.prepare(`INSERT INTO clients (id, client_code, short_name, created_at, updated_at) VALUES (?, ?, ?, '2020-01-01 08:00:00', '2020-01-01 08:00:00')`);
+      // Row 1 as above (E6A2 A140: 璇 + U+3000 in CP950, '梡@' in UTF-8); rows 2-41 plain CP950, row 42 ASCII only.
+      insert.run(1, 'C000001', Buffer.from('e6a2a140', 'hex'));
+      for (let id = 2; id <= 41; id++) insert.run(id, `C${String(id).padStart(6, '0')}`, cp950Bytes('王小明'));
+      insert.run(42, 'C000042', Buffer.from('Wang'));
+      const load = () => ({ cfg: clientsTable, eudc, parents: new Map(), insertedKeys: new Map<string, number>() });
+      const page = (from: number, to: number) => readIdRange(db, clientsTable.mapping, from - 1, to, 100);
+
+      const whole = prepareLoadPage(load(), page(1, 42));
+      expect(whole.held).toEqual([]);
+      expect(whole.idAt).toHaveLength(42);
+      // The ambiguous row's name as the page decided it: the COPY data holds its UTF-8 bytes.
+      expect(Buffer.from(whole.rows).includes(Buffer.from('璇'))).toBe(true);
+
+      const alone = prepareLoadPage(load(), page(1, 1));
+      expect(alone.held.map((h) => [h.legacyId, h.reason.split(':')[0]])).toEqual([[1, 'short_name']]);
+      expect(alone.held[0].reason).toMatch(/ambiguous bytes: CP950 reads "璇\u3000" and UTF-8 reads "梡@", and neither the row, the batch nor/);
+      expect(prepareLoadPage(load(), page(42, 42)).held).toEqual([]);
+    } finally {
+      db.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("autoTextValues is a row's text values in 'auto' mode, which a configured column leaves out", () => {
