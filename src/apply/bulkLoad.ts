@@ -174,10 +174,10 @@ async function loadInTransaction(
 /**
  * A collection of this thread's young generation, now. Each page read from Redis leaves some
  * MB of socket and reply buffers outside the heap, freed only when their handles in the young
- * generation are collected; the main thread's young generation is large (V8's 16 MB semi-spaces,
- * fixed when node starts) and fills slowly while it COPYs, so they piled up: 20–40 MB of them
- * during a load. After each page instead: the 1M load's core worker peak about 16 MB lower, its
- * rate the same. The `gc` function is had once from a context made while V8 exposes it, which
+ * generation are collected; the main thread's young generation is large (8 MB semi-spaces in the
+ * image, V8's default 16; fixed when node starts) and fills slowly while it COPYs, so they piled
+ * up: 20–40 MB of them during a load (with 16). After each page instead: the 1M load's core worker
+ * peak about 16 MB lower, its rate the same (with the image's 8: 7 MB lower). The `gc` function is had once from a context made while V8 exposes it, which
  * it does only for that moment (no other context, a workflow's included, gets one).
  */
 const collectYoung: () => void = (() => {

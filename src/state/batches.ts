@@ -9,7 +9,7 @@ import type { Queryable } from '../db/postgres';
  * again, the claims are gone, and the first result is the answer.
  */
 
-export interface BatchRecord {
+interface BatchRecord {
   key: string;
   runId: string;
   table: string;
