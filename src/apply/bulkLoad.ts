@@ -8,9 +8,9 @@ import { inTransaction } from '../db/postgres';
 import type { EudcMap } from '../encoding/eudc';
 import type { BatchResult } from '../shared';
 import { claimBatch, finishBatch } from '../state/batches';
-import { recordHeld, resolveHeld } from '../state/heldBack';
+import { heldIds, recordHeld, resolveHeld } from '../state/heldBack';
 import { journalInsertedRange } from '../state/journal';
-import { enqueueRows, settleRows } from '../state/rowQueue';
+import { enqueueRows, hasQueued, settleRows } from '../state/rowQueue';
 import { STALE } from '../state/rowState';
 import { addBatchCounts } from '../state/runs';
 import { loadColumns, STATE_COLUMNS, type PreparedPage } from './loadPage';
@@ -89,6 +89,7 @@ async function loadInTransaction(
   if (prior) return prior;
   await asSync(client);
   if (!(await lockEmpty(client, table, mapping.legacyTable))) throw new TableNotEmpty(`${table} is not empty`);
+  const earlier = await earlierEntries(client, mapping.legacyTable);
   const replica = await skipRowTriggers(client, table);
   const indexes = await dropIndexes(client, table);
   const parents = await readParentIds(client, cfg, replica);
@@ -137,7 +138,7 @@ async function loadInTransaction(
       totals.lastLegacyId = Math.max(totals.lastLegacyId, p.lastId);
       // One page in PostgreSQL's hands while the next ones are prepared.
       await writing;
-      writing = handled(writePage(client, mapping.legacyTable, table, columns, rows, p, ctx.runId));
+      writing = handled(writePage(client, mapping.legacyTable, table, columns, rows, p, ctx.runId, earlier));
       ctx.progress(totals.read);
       collectYoung();
     }
@@ -198,14 +199,37 @@ function handled<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
+/**
+ * Whether the table has rows held back or queued from before the load: the pages settle those
+ * they read. A load holds back and queues each row once (no page reads a row another did), so
+ * without earlier ones, as on a first load, there is nothing to settle: two statements a page
+ * and their lists of every id read are saved.
+ */
+async function earlierEntries(client: pg.PoolClient, legacyTable: string): Promise<{ held: boolean; queued: boolean }> {
+  const held = (await heldIds(client, legacyTable, DIRECTION, Number.MIN_SAFE_INTEGER, 1)).length > 0;
+  const queued = (await hasQueued(client, legacyTable, 'parent')) || (await hasQueued(client, legacyTable, 'repair'));
+  return { held, queued };
+}
+
 /** A prepared page into PostgreSQL: its rows, their states, what was held back or waits, what left the queues. */
-async function writePage(client: pg.PoolClient, legacyTable: string, table: string, columns: string[], rows: Buffer, p: PreparedPage, runId: string): Promise<void> {
+async function writePage(
+  client: pg.PoolClient,
+  legacyTable: string,
+  table: string,
+  columns: string[],
+  rows: Buffer,
+  p: PreparedPage,
+  runId: string,
+  earlier: { held: boolean; queued: boolean },
+): Promise<void> {
   await copyIn(client, `COPY ${table} (${columns.join(', ')}) FROM STDIN (FORMAT binary)`, rows, p.idAt.length);
   await copyIn(client, `COPY sync_row_state (${STATE_COLUMNS}) FROM STDIN (FORMAT binary)`, p.states, p.idAt.length);
   await recordHeld(client, legacyTable, DIRECTION, p.held, runId);
-  const held = new Set(p.held.map((h) => h.legacyId));
-  await resolveHeld(client, legacyTable, DIRECTION, p.read.filter((id) => !held.has(id)));
-  await settleRows(client, legacyTable, p.read);
+  if (earlier.held) {
+    const held = new Set(p.held.map((h) => h.legacyId));
+    await resolveHeld(client, legacyTable, DIRECTION, p.read.filter((id) => !held.has(id)));
+  }
+  if (earlier.queued) await settleRows(client, legacyTable, p.read);
   await enqueueRows(client, legacyTable, 'parent', p.waiting.map((w) => ({ rowId: w.legacyId, reason: w.reason })), runId);
 }
 

@@ -5,6 +5,7 @@ import { convertRow } from '../../src/convert/toNew';
 import { TABLE_MAPPINGS } from '../../src/convert/tables';
 import { readByIds } from '../../src/capture/legacyReader';
 import { count, startHarness, type SyncHarness } from '../support/syncHarness';
+import { BackfillWorkflow } from '../../workflows';
 
 /** Inserts a client with chosen bytes; returns its id. */
 function insertClient(db: Database.Database, values: { id?: number; code: string; title: Buffer | string | null; short?: Buffer | string | null; contact?: Buffer | string | null; updated: string }): number {
@@ -185,5 +186,53 @@ describe('a first sync prepared on the loading thread alone (LOAD_THREADS=0)', (
     expect(alone.states).toHaveLength(12_000);
     expect(alone.rows).toEqual(threaded.rows);
     expect(alone.states).toEqual(threaded.states);
+  });
+});
+
+describe('a load into a table earlier runs left empty', () => {
+  let h: SyncHarness;
+  beforeAll(async () => {
+    h = await startHarness();
+    generateLegacyDb({ path: h.legacyPath, seed: 13, clients: 1, drivers: 1, deliveries: 0 });
+  });
+  afterAll(async () => h?.close());
+
+  const backfill = (table: string) =>
+    h.client.workflow.execute(BackfillWorkflow, { taskQueue: h.env.TEMPORAL_TASK_QUEUE, workflowId: `backfill/${table}/${h.env.TEMPORAL_TASK_QUEUE}`, args: [{ table }] });
+
+  it('resolves the rows they held back and settles the rows they queued, once it reads them', async () => {
+    const db = new Database(h.legacyPath);
+    db.pragma('foreign_keys = OFF');
+    // The only client cannot be decoded (FA50 is not in the EUDC map); the only delivery's client is not in legacy yet.
+    db.prepare('UPDATE clients SET invoice_title = CAST(? AS TEXT), short_name = NULL WHERE id = 1').run(Buffer.from([0xa4, 0xa4, 0xfa, 0x50]));
+    const delivery = Number(
+      db
+        .prepare(
+          `INSERT INTO deliveries (client_id, driver_id, delivery_date, status, amount, created_at, updated_at)
+           VALUES (900000, NULL, '2030-01-02', CAST(? AS TEXT), 800, '2030-01-02 08:00:00', '2030-01-02 08:00:00')`,
+        )
+        .run(legacyText('待配送', 'cp950')).lastInsertRowid,
+    );
+    db.close();
+    await h.runCycle();
+    expect(await count(h.pool, 'SELECT count(*) FROM customers')).toBe(0);
+    expect(await count(h.pool, 'SELECT count(*) FROM orders')).toBe(0);
+    expect(await count(h.pool, `SELECT count(*) FROM sync_held_back WHERE table_name = 'clients' AND row_id = 1 AND resolved_at IS NULL`)).toBe(1);
+    expect(await count(h.pool, `SELECT count(*) FROM sync_row_queue WHERE table_name = 'deliveries' AND queue = 'parent' AND row_id = $1`, [delivery])).toBe(1);
+
+    const db2 = new Database(h.legacyPath);
+    db2.prepare(`UPDATE clients SET invoice_title = CAST(? AS TEXT), updated_at = '2030-01-03 00:00:00' WHERE id = 1`).run(legacyText('中和行', 'cp950'));
+    insertClient(db2, { id: 900000, code: 'C900000', title: legacyText('新客戶', 'cp950'), updated: '2030-01-03 00:00:00' });
+    db2.close();
+    await backfill('clients');
+    await backfill('deliveries');
+
+    // Both went into their empty tables at once: each journaled one range of ids.
+    expect(await count(h.pool, `SELECT count(*) FROM sync_journal WHERE table_name IN ('customers', 'orders') AND last_row_id IS NOT NULL`)).toBe(2);
+    expect((await h.pool.query(`SELECT name FROM customers ORDER BY legacy_id`)).rows.map((r) => r.name)).toEqual(['中和行', '新客戶']);
+    expect(await count(h.pool, `SELECT count(*) FROM orders WHERE legacy_id = $1`, [delivery])).toBe(1);
+    expect(await count(h.pool, `SELECT count(*) FROM sync_held_back WHERE resolved_at IS NULL`)).toBe(0);
+    expect(await count(h.pool, `SELECT count(*) FROM sync_held_back WHERE table_name = 'clients' AND row_id = 1 AND resolved_at IS NOT NULL`)).toBe(1);
+    expect(await count(h.pool, `SELECT count(*) FROM sync_row_queue`)).toBe(0);
   });
 });
