@@ -53,19 +53,22 @@ const IRREGULAR = 0x21; // '!'
 
 /** The SELECT of a page's rows (`filter` over the table, in `order` of its columns, a LIMIT parameter last) as one blob in RawPage's layout. */
 function pageSql(mapping: TableMapping, filter: string, order: string[]): string {
+  // One concat call per record rather than a chain of ||, each of which copied the record so
+  // far (a sixth of the read). octet_length is length(CAST(... AS BLOB)) without the cast; concat
+  // takes NULL as empty, and no head value is NULL.
   const head = [
     'id',
     ...mapping.legacyColumns.filter((c) => c.kind === 'integer').map((c) => `CASE typeof(${c.name}) WHEN 'integer' THEN ${c.name} WHEN 'null' THEN '' ELSE '!' END`),
-    ...mapping.legacyColumns.filter((c) => c.kind === 'text').map((c) => `COALESCE(length(CAST(${c.name} AS BLOB)), -1)`),
-  ].join(` || ',' || `);
-  const bytes = mapping.legacyColumns.filter((c) => c.kind === 'text').map((c) => `COALESCE(CAST(${c.name} AS BLOB), x'')`);
+    ...mapping.legacyColumns.filter((c) => c.kind === 'text').map((c) => `COALESCE(octet_length(${c.name}), -1)`),
+  ].join(', ');
+  const bytes = mapping.legacyColumns.filter((c) => c.kind === 'text').map((c) => `CAST(${c.name} AS BLOB)`);
   const by = order.join(', ');
   // group_concat takes the rows in the order the subquery yields them; an ORDER BY of its own
   // would sort them again (a third of the read). Only id pages go without it: nothing depends
   // on the order of their rows (their last id is max(id)), while a timestamp page's cursor is its last row.
   const concat = order.length === 1 && order[0] === 'id' ? `group_concat(r, '')` : `group_concat(r, '' ORDER BY ${by})`;
   return `SELECT CAST(${concat} AS BLOB) AS blob, count(*) AS count, COALESCE(max(id), 0) AS lastId
-    FROM (SELECT ${[...new Set(['id', ...order])].join(', ')}, ${head} || ';' || ${bytes.join(' || ')} AS r
+    FROM (SELECT ${[...new Set(['id', ...order])].join(', ')}, concat(concat_ws(',', ${head}), ';', ${bytes.join(', ')}) AS r
           FROM ${mapping.legacyTable} WHERE ${filter} ORDER BY ${by} LIMIT ?)`;
 }
 

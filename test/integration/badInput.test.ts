@@ -42,10 +42,20 @@ describe('bad legacy rows among good ones', () => {
     dropNotNull(db, 'deliveries');
     const insert = db.prepare(
       `INSERT INTO deliveries (client_id, delivery_date, cylinder_20kg, status, amount, notes, created_at, updated_at)
-       VALUES (?, ?, 1, CAST(? AS TEXT), 1000, CAST(? AS TEXT), ?, ?)`,
+       VALUES (?, ?, 1, CAST(? AS TEXT), ?, CAST(? AS TEXT), ?, ?)`,
     );
-    const row = (over: { client?: number; date?: string | null; status?: Buffer | null; notes?: Buffer | null; created?: string | null }) =>
-      Number(insert.run(over.client ?? 1, over.date === undefined ? '2030-02-01' : over.date, over.status === undefined ? cp950('待配送') : over.status, over.notes === undefined ? cp950('正常的備註') : over.notes, over.created === undefined ? T : over.created, T).lastInsertRowid);
+    const row = (over: { client?: number; date?: string | null; status?: Buffer | null; amount?: number | string; notes?: Buffer | null; created?: string | null }) =>
+      Number(
+        insert.run(
+          over.client ?? 1,
+          over.date === undefined ? '2030-02-01' : over.date,
+          over.status === undefined ? cp950('待配送') : over.status,
+          over.amount ?? 1000,
+          over.notes === undefined ? cp950('正常的備註') : over.notes,
+          over.created === undefined ? T : over.created,
+          T,
+        ).lastInsertRowid,
+      );
     const longNotes = '長'.repeat(100_000) + '。';
     const good = [row({}), row({ notes: cp950(longNotes) }), row({ notes: null })];
     const bad: Record<number, [string, RegExp]> = {
@@ -56,6 +66,9 @@ describe('bad legacy rows among good ones', () => {
       [row({ date: null })]: ['rule', /delivery_date is NULL/],
       [row({ created: '2030-02-31 25:61:00' })]: ['rule', /impossible created_at '2030-02-31 25:61:00'/],
       [row({ status: cp950('已退貨') })]: ['rule', /unknown status '已退貨'/],
+      // SQLite keeps what an INTEGER column cannot take as an integer: text, and a fraction.
+      [row({ amount: '一千' })]: ['rule', /amount is not a whole number: "一千"/],
+      [row({ amount: 999.5 })]: ['rule', /amount is not a whole number: "999.5"/],
     };
     // Not held back: it waits for its customer, in a queue of its own.
     const orphan = row({ client: 777_777 });
