@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { TableMapping } from '../convert/tables';
+import { columnRecord, type TableMapping } from '../convert/tables';
 import type { Cursor } from '../shared';
 import { updatedAtOf, type RawRow } from './rawRow';
 
@@ -96,8 +96,8 @@ function readPage(db: Database.Database, mapping: TableMapping, filter: string, 
 function irregularIds(mapping: TableMapping, blob: Buffer): number[] {
   if (blob.indexOf(IRREGULAR) < 0) return [];
   const ids: number[] = [];
-  parsePage(mapping, blob, (id, ints) => {
-    if (ints.some((v) => Number.isNaN(v))) ids.push(id);
+  parsePage(mapping, blob, (id, values) => {
+    if (values.some((v) => Number.isNaN(v))) ids.push(id);
   });
   return ids;
 }
@@ -106,25 +106,39 @@ const COMMA = 0x2c;
 const SEMICOLON = 0x3b;
 const MINUS = 0x2d;
 
+type ColumnValue = number | Buffer | null;
+
+/** Where a mapping's integer and text columns are in its select list (a record holds its integers first, then its texts). */
+const layouts = new WeakMap<TableMapping, { ints: number[]; texts: number[] }>();
+function layoutOf(mapping: TableMapping): { ints: number[]; texts: number[] } {
+  let layout = layouts.get(mapping);
+  if (!layout) {
+    const at = (kind: 'integer' | 'text') => mapping.legacyColumns.flatMap((c, i) => (c.kind === kind ? [i] : []));
+    layouts.set(mapping, (layout = { ints: at('integer'), texts: at('text') }));
+  }
+  return layout;
+}
+
 /**
- * Walks a page's records: for each, its id, its integer columns (null: NULL; NaN: the
- * irregular mark) and its text columns (views of the blob, no copy). One pass over the bytes.
+ * Walks a page's records: for each, its id and its columns' values in the select list's order
+ * (integers: null for NULL, NaN for the irregular mark; texts: views of the blob, no copy).
+ * One pass over the bytes. `values` is the same array for every record, overwritten by the
+ * next: the callback keeps none of it.
  */
-function parsePage(mapping: TableMapping, blob: Buffer, record: (id: number, ints: (number | null)[], texts: (Buffer | null)[]) => void): void {
-  const nInts = mapping.legacyColumns.filter((c) => c.kind === 'integer').length;
-  const nTexts = mapping.legacyColumns.length - nInts;
-  const lens = new Array<number>(nTexts);
+function parsePage(mapping: TableMapping, blob: Buffer, record: (id: number, values: ColumnValue[]) => void): void {
+  const { ints, texts } = layoutOf(mapping);
+  const values = new Array<ColumnValue>(mapping.legacyColumns.length);
+  const lens = new Array<number>(texts.length);
   const end = blob.length;
   let p = 0;
   while (p < end) {
     let id = 0;
     for (let b = blob[p]; b !== COMMA; b = blob[++p]) id = id * 10 + b - 0x30;
     p++;
-    const ints = new Array<number | null>(nInts);
-    for (let i = 0; i < nInts; i++) {
+    for (let i = 0; i < ints.length; i++) {
       let b = blob[p];
       if (b === COMMA) {
-        ints[i] = null;
+        values[ints[i]] = null;
         p++;
         continue;
       }
@@ -133,9 +147,9 @@ function parsePage(mapping: TableMapping, blob: Buffer, record: (id: number, int
       let v = 0;
       for (; b !== COMMA; b = blob[++p]) v = b >= 0x30 && b <= 0x39 ? v * 10 + b - 0x30 : NaN;
       p++;
-      ints[i] = neg ? -v : v;
+      values[ints[i]] = neg ? -v : v;
     }
-    for (let i = 0; i < nTexts; i++) {
+    for (let i = 0; i < texts.length; i++) {
       let b = blob[p];
       const neg = b === MINUS;
       if (neg) b = blob[++p];
@@ -144,35 +158,16 @@ function parsePage(mapping: TableMapping, blob: Buffer, record: (id: number, int
       p++;
       lens[i] = neg ? -v : v;
     }
-    const texts = new Array<Buffer | null>(nTexts);
-    for (let i = 0; i < nTexts; i++) {
+    for (let i = 0; i < texts.length; i++) {
       const len = lens[i];
-      if (len < 0) texts[i] = null;
+      if (len < 0) values[texts[i]] = null;
       else {
-        texts[i] = blob.subarray(p, p + len);
+        values[texts[i]] = blob.subarray(p, p + len);
         p += len;
       }
     }
-    record(id, ints, texts);
+    record(id, values);
   }
-}
-
-/**
- * Per mapping, a function that makes a row's columns object in the select list's order from
- * its integers and texts. Generated (from the validated mapping's column names only): an
- * object literal has one fixed shape, several times cheaper to make than one filled key by key.
- */
-const rowMakers = new WeakMap<TableMapping, (ints: (number | null)[], texts: (Buffer | null)[]) => RawRow['cols']>();
-function rowMaker(mapping: TableMapping): (ints: (number | null)[], texts: (Buffer | null)[]) => RawRow['cols'] {
-  let make = rowMakers.get(mapping);
-  if (!make) {
-    let i = 0;
-    let t = 0;
-    const fields = mapping.legacyColumns.map((c) => `${c.name}: ${c.kind === 'integer' ? `ints[${i++}]` : `texts[${t++}]`}`);
-    make = new Function('ints', 'texts', `return { ${fields.join(', ')} };`) as (ints: (number | null)[], texts: (Buffer | null)[]) => RawRow['cols'];
-    rowMakers.set(mapping, make);
-  }
-  return make;
 }
 
 /** The rows of a page, in its order; irregular records are replaced by their rows read column by column. */
@@ -184,13 +179,13 @@ export function pageRows(mapping: TableMapping, page: RawPage): RawRow[] {
 
 /** The rows of a page one at a time, as pageRows gives them: a row the callback keeps nothing of dies young. */
 export function eachPageRow(mapping: TableMapping, page: RawPage, fn: (row: RawRow) => void): void {
-  const make = rowMaker(mapping);
+  const make = columnRecord<ColumnValue>(mapping);
   if (page.irregular.length === 0) {
-    parsePage(mapping, page.blob, (id, ints, texts) => fn({ id, cols: make(ints, texts) }));
+    parsePage(mapping, page.blob, (id, values) => fn({ id, cols: make(values) }));
     return;
   }
   const irregular = new Map(page.irregular.map((r) => [r.id, r]));
-  parsePage(mapping, page.blob, (id, ints, texts) => fn(irregular.get(id) ?? { id, cols: make(ints, texts) }));
+  parsePage(mapping, page.blob, (id, values) => fn(irregular.get(id) ?? { id, cols: make(values) }));
 }
 
 /** The next page after the cursor, in (updated_at, id) order, which the updated_at index serves. */

@@ -54,6 +54,35 @@ export function writtenColumns(mapping: TableMapping): string[] {
   return ['legacy_id', ...Object.keys(mapping.newColumns), ...mapping.parents.map((p) => p.newColumn)];
 }
 
+/**
+ * Per mapping, a function that makes a record of its legacy columns (a raw row's, a decoded
+ * row's) from their values in legacyColumns' order. Generated from the mapping's column names
+ * (code, not configuration): an object literal has one fixed shape, several times cheaper to
+ * make than an object filled key by key, each key of which changes its shape.
+ */
+const columnRecords = new WeakMap<TableMapping, (values: readonly unknown[]) => Record<string, unknown>>();
+export function columnRecord<V>(mapping: TableMapping): (values: readonly V[]) => Record<string, V> {
+  let make = columnRecords.get(mapping);
+  if (!make) {
+    const fields = mapping.legacyColumns.map((c, i) => `${JSON.stringify(c.name)}: v[${i}]`);
+    make = new Function('v', `return { ${fields.join(', ')} };`) as (values: readonly unknown[]) => Record<string, unknown>;
+    columnRecords.set(mapping, make);
+  }
+  return make as (values: readonly V[]) => Record<string, V>;
+}
+
+/** Per mapping, the inverse of columnRecord: a record's values in legacyColumns' order (a new array; a missing one as null). */
+const columnReaders = new WeakMap<TableMapping, (record: Record<string, unknown>) => unknown[]>();
+export function columnValues<V>(mapping: TableMapping): (record: Record<string, V>) => (V | null)[] {
+  let read = columnReaders.get(mapping);
+  if (!read) {
+    const values = mapping.legacyColumns.map((c) => `r[${JSON.stringify(c.name)}] ?? null`);
+    read = new Function('r', `return [${values.join(', ')}];`) as (record: Record<string, unknown>) => unknown[];
+    columnReaders.set(mapping, read);
+  }
+  return read as (record: Record<string, V>) => (V | null)[];
+}
+
 const text = (row: DecodedRow, col: string): string | null => {
   const v = row[col];
   return v === null || v === undefined ? null : String(v);

@@ -2,7 +2,7 @@ import { chooseReading, readings, rowHint, tableEvidence, type BatchEvidence, ty
 import type { EudcMap } from '../encoding/eudc';
 import { contentHash, rawImage, updatedAtOf, type RawImage, type RawRow } from '../capture/rawRow';
 import { RuleError } from './rules';
-import type { DecodedRow, NewValues, TableMapping } from './tables';
+import { columnRecord, columnValues, type DecodedRow, type NewValues, type TableMapping } from './tables';
 
 /**
  * Convert, legacy → new: a raw legacy row's bytes decoded (CP950 with the EUDC map, or
@@ -48,9 +48,9 @@ export function autoTextValues(row: RawRow, mapping: TableMapping, encodings: Re
   return values;
 }
 
-/** A mapping's text columns and their modes, worked out once per table configuration rather than per value. */
+/** A mapping's text columns (their places in legacyColumns) and their modes, worked out once per table configuration rather than per value. */
 interface TextColumns {
-  names: string[];
+  at: number[];
   modes: TextEncodingMode[];
 }
 const textColumnsCache = new WeakMap<TableMapping, WeakMap<Record<string, TextEncodingMode>, TextColumns>>();
@@ -59,8 +59,8 @@ function textColumnsOf(mapping: TableMapping, encodings: Record<string, TextEnco
   if (!byEncodings) textColumnsCache.set(mapping, (byEncodings = new WeakMap()));
   let t = byEncodings.get(encodings);
   if (!t) {
-    const names = mapping.legacyColumns.filter((c) => c.kind === 'text').map((c) => c.name);
-    byEncodings.set(encodings, (t = { names, modes: names.map((n) => modeOf(encodings, n)) }));
+    const at = mapping.legacyColumns.flatMap((c, i) => (c.kind === 'text' ? [i] : []));
+    byEncodings.set(encodings, (t = { at, modes: at.map((i) => modeOf(encodings, mapping.legacyColumns[i].name)) }));
   }
   return t;
 }
@@ -76,40 +76,37 @@ export function convertRow(
   eudc: EudcMap,
   table?: BatchEvidence,
 ): ConversionResult {
-  const cols = textColumnsOf(mapping, encodings);
+  const { at, modes } = textColumnsOf(mapping, encodings);
+  // The row's values in column order, each replaced by what it decodes to.
+  const values: (RawRow['cols'][string] | Readings)[] = columnValues<RawRow['cols'][string]>(mapping)(row.cols);
   // Each text value read once: ASCII is its own text in every encoding and mode; other bytes both ways.
-  const texts = new Array<string | Readings | undefined>(cols.names.length);
   let auto: Readings[] | null = null;
-  for (let i = 0; i < cols.names.length; i++) {
-    const v = row.cols[cols.names[i]];
+  for (let t = 0; t < at.length; t++) {
+    const v = values[at[t]];
     if (!Buffer.isBuffer(v)) continue;
     if (isAscii(v)) {
-      texts[i] = v.toString('latin1');
+      values[at[t]] = v.toString('latin1');
       continue;
     }
     const r = readings(v, eudc);
-    texts[i] = r;
-    if (cols.modes[i] === 'auto') (auto ??= []).push(r);
+    values[at[t]] = r;
+    if (modes[t] === 'auto') (auto ??= []).push(r);
   }
   // The row's proof then settles the ambiguous values.
   const hint = auto ? rowHint(auto) : undefined;
-  const decoded: DecodedRow = {};
-  let t = 0;
-  for (const col of mapping.legacyColumns) {
-    const v = row.cols[col.name];
-    if (col.kind !== 'text') {
-      decoded[col.name] = Buffer.isBuffer(v) ? v.toString('latin1') : (v ?? null);
-      continue;
-    }
-    const r = texts[t];
-    if (typeof r === 'string') decoded[col.name] = r;
-    else if (r) {
-      const d = chooseReading(r, cols.modes[t], eudc, hint, table);
-      if (!d.ok) return hold(row, 'decode', `${col.name}: ${d.reason}`);
-      decoded[col.name] = d.value;
-    } else decoded[col.name] = (v as string | number | bigint | null) ?? null;
-    t++;
+  for (let t = 0; t < at.length; t++) {
+    const r = values[at[t]];
+    if (r === null || typeof r !== 'object') continue;
+    const d = chooseReading(r as Readings, modes[t], eudc, hint, table);
+    if (!d.ok) return hold(row, 'decode', `${mapping.legacyColumns[at[t]].name}: ${d.reason}`);
+    values[at[t]] = d.value;
   }
+  // Bytes in any other column (SQLite keeps what it is given) as the text they are.
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (Buffer.isBuffer(v)) values[i] = v.toString('latin1');
+  }
+  const decoded: DecodedRow = columnRecord<DecodedRow[string]>(mapping)(values as DecodedRow[string][]);
   try {
     const values = mapping.map(decoded);
     const parents: Record<string, number | null> = {};
