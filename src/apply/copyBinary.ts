@@ -112,12 +112,16 @@ export class BinaryCopy {
 
   /** An instant given as ISO-8601 UTC text: microseconds since 2000-01-01 as a 64-bit integer. */
   private timestamptz(iso: string): void {
-    const us = (msOf(iso) - PG_EPOCH_MS) * 1000;
-    const hi = Math.floor(us / 0x1_0000_0000);
+    // Microseconds past 2^53 (years after 2285) are not exact in a double: the milliseconds'
+    // high and low 32 bits are multiplied by 1000 each, and the low product carried.
+    const ms = msOf(iso) - PG_EPOCH_MS;
+    const msHi = Math.floor(ms / 0x1_0000_0000);
+    const lowUs = (ms - msHi * 0x1_0000_0000) * 1000;
+    const carry = Math.floor(lowUs / 0x1_0000_0000);
     this.int32(8);
-    this.int32(hi);
+    this.int32(msHi * 1000 + carry);
     this.room(4);
-    this.buf.writeUInt32BE(us - hi * 0x1_0000_0000, this.at);
+    this.buf.writeUInt32BE(lowUs - carry * 0x1_0000_0000, this.at);
     this.at += 4;
   }
 
@@ -154,10 +158,24 @@ const digits = (s: string, at: number, n: number) => {
 /** Milliseconds since 1970 of ISO-8601 UTC text; toISOString's own form ('YYYY-MM-DDTHH:MM:SS.sssZ') read digit by digit, any other by Date.parse. */
 function msOf(iso: string): number {
   if (iso.length !== 24 || iso.charCodeAt(10) !== 0x54 || iso.charCodeAt(23) !== 0x5a) return Date.parse(iso);
-  return Date.UTC(digits(iso, 0, 4), digits(iso, 5, 2) - 1, digits(iso, 8, 2), digits(iso, 11, 2), digits(iso, 14, 2), digits(iso, 17, 2), digits(iso, 20, 3));
+  const days = daysFromCivil(digits(iso, 0, 4), digits(iso, 5, 2), digits(iso, 8, 2));
+  return ((days * 24 + digits(iso, 11, 2)) * 60 + digits(iso, 14, 2)) * 60_000 + digits(iso, 17, 2) * 1000 + digits(iso, 20, 3);
 }
 
 /** Days since 1970-01-01 of a 'YYYY-MM-DD' date. */
 function daysOf(date: string): number {
-  return Date.UTC(digits(date, 0, 4), digits(date, 5, 2) - 1, digits(date, 8, 2)) / 86_400_000;
+  return daysFromCivil(digits(date, 0, 4), digits(date, 5, 2), digits(date, 8, 2));
+}
+
+/**
+ * Days since 1970-01-01 of a proleptic Gregorian year, month (1-12) and day, by arithmetic
+ * (the days_from_civil algorithm): Date.UTC, a call into V8's runtime, was a tenth of
+ * preparing a row. A day past its month's end runs on into the next, as with Date.UTC.
+ */
+export function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  return era * 146_097 + yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear - 719_468;
 }
