@@ -2,6 +2,7 @@ import {
   extractPhone,
   optionalText,
   legacyTimestampIso,
+  NULLABLE,
   parseLegacyDate,
   RuleError,
   splitFamiliarAreas,
@@ -94,15 +95,19 @@ const required = (row: DecodedRow, col: string): string => {
   return v;
 };
 
-const timestamps = (row: DecodedRow) => {
+/**
+ * Rule 4 for created_at and updated_at, both required, into the mapped values, which have both
+ * already (as ''): set in place, after the other columns' rules, rather than spread from an
+ * object of their own (a spread copies key by key).
+ */
+const withTimestamps = <T extends { created_at: string; updated_at: string }>(row: DecodedRow, values: T): T => {
   const created = text(row, 'created_at');
   const updated = text(row, 'updated_at');
   if (created === null) throw new RuleError('created_at is NULL');
   if (updated === null) throw new RuleError('updated_at is NULL');
-  return {
-    created_at: legacyTimestampIso(created, 'created_at'),
-    updated_at: legacyTimestampIso(updated, 'updated_at'),
-  };
+  values.created_at = legacyTimestampIso(created, 'created_at');
+  values.updated_at = legacyTimestampIso(updated, 'updated_at');
+  return values;
 };
 
 const TIMESTAMPS = { created_at: 'timestamptz', updated_at: 'timestamptz' };
@@ -141,7 +146,7 @@ export const clients: TableMapping = {
     const name = optionalText(text(row, 'invoice_title')) ?? shortName;
     if (name === null) throw new RuleError('invoice_title and short_name are both empty (name is required)');
     const contact = text(row, 'contact_person');
-    return {
+    return withTimestamps(row, {
       customer_code: required(row, 'client_code'),
       name,
       short_name: shortName,
@@ -151,8 +156,9 @@ export const clients: TableMapping = {
       notes: optionalText(text(row, 'notes')),
       district: optionalText(text(row, 'district')),
       is_active: toBoolean(row.is_active, 'is_active'),
-      ...timestamps(row),
-    };
+      created_at: '',
+      updated_at: '',
+    });
   },
 };
 
@@ -179,14 +185,15 @@ export const drivers: TableMapping = {
   naturalKey: 'employee_no',
   parents: [],
   map(row) {
-    return {
+    return withTimestamps(row, {
       employee_no: required(row, 'employee_no'),
       name: required(row, 'name'),
       phone: extractPhone(text(row, 'phone')),
       familiar_areas: splitFamiliarAreas(text(row, 'familiar_areas')),
       is_active: toBoolean(row.is_active, 'is_active'),
-      ...timestamps(row),
-    };
+      created_at: '',
+      updated_at: '',
+    });
   },
 };
 
@@ -231,8 +238,8 @@ export const deliveries: TableMapping = {
     if (status === null) throw new RuleError('status is NULL');
     if (date === null) throw new RuleError('delivery_date is NULL');
     toInteger(row.client_id, 'client_id');
-    toInteger(row.driver_id, 'driver_id', { nullable: true });
-    return {
+    toInteger(row.driver_id, 'driver_id', NULLABLE);
+    return withTimestamps(row, {
       delivery_date: parseLegacyDate(date, 'delivery_date'),
       qty_50kg: toInteger(row.cylinder_50kg, 'cylinder_50kg'),
       qty_20kg: toInteger(row.cylinder_20kg, 'cylinder_20kg'),
@@ -240,10 +247,11 @@ export const deliveries: TableMapping = {
       qty_10kg: toInteger(row.cylinder_10kg, 'cylinder_10kg'),
       qty_4kg: toInteger(row.cylinder_4kg, 'cylinder_4kg'),
       status: mapStatus(trimLegacy(status)),
-      amount: toInteger(row.amount, 'amount', { nullable: true }),
+      amount: toInteger(row.amount, 'amount', NULLABLE),
       notes: optionalText(text(row, 'notes')),
-      ...timestamps(row),
-    };
+      created_at: '',
+      updated_at: '',
+    });
   },
 };
 
