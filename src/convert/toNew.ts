@@ -48,10 +48,11 @@ export function autoTextValues(row: RawRow, mapping: TableMapping, encodings: Re
   return values;
 }
 
-/** A mapping's text columns (their places in legacyColumns) and their modes, worked out once per table configuration rather than per value. */
+/** A mapping's text columns (their places in legacyColumns) and their modes, and the places of the others, worked out once per table configuration rather than per value. */
 interface TextColumns {
   at: number[];
   modes: TextEncodingMode[];
+  others: number[];
 }
 const textColumnsCache = new WeakMap<TableMapping, WeakMap<Record<string, TextEncodingMode>, TextColumns>>();
 function textColumnsOf(mapping: TableMapping, encodings: Record<string, TextEncodingMode>): TextColumns {
@@ -60,7 +61,8 @@ function textColumnsOf(mapping: TableMapping, encodings: Record<string, TextEnco
   let t = byEncodings.get(encodings);
   if (!t) {
     const at = mapping.legacyColumns.flatMap((c, i) => (c.kind === 'text' ? [i] : []));
-    byEncodings.set(encodings, (t = { at, modes: at.map((i) => modeOf(encodings, mapping.legacyColumns[i].name)) }));
+    const others = mapping.legacyColumns.flatMap((c, i) => (c.kind === 'text' ? [] : [i]));
+    byEncodings.set(encodings, (t = { at, modes: at.map((i) => modeOf(encodings, mapping.legacyColumns[i].name)), others }));
   }
   return t;
 }
@@ -76,14 +78,15 @@ export function convertRow(
   eudc: EudcMap,
   table?: BatchEvidence,
 ): ConversionResult {
-  const { at, modes } = textColumnsOf(mapping, encodings);
+  const { at, modes, others } = textColumnsOf(mapping, encodings);
   // The row's values in column order, each replaced by what it decodes to.
   const values: (RawRow['cols'][string] | Readings)[] = columnValues<RawRow['cols'][string]>(mapping)(row.cols);
   // Each text value read once: ASCII is its own text in every encoding and mode; other bytes both ways.
+  // (A raw row's only objects are Buffers: typeof is cheaper than Buffer.isBuffer, an instanceof.)
   let auto: Readings[] | null = null;
   for (let t = 0; t < at.length; t++) {
-    const v = values[at[t]];
-    if (!Buffer.isBuffer(v)) continue;
+    const v = values[at[t]] as RawRow['cols'][string]; // as read: no Readings yet
+    if (v === null || typeof v !== 'object') continue;
     if (isAscii(v)) {
       values[at[t]] = v.toString('latin1');
       continue;
@@ -102,9 +105,9 @@ export function convertRow(
     values[at[t]] = d.value;
   }
   // Bytes in any other column (SQLite keeps what it is given) as the text they are.
-  for (let i = 0; i < values.length; i++) {
+  for (const i of others) {
     const v = values[i];
-    if (Buffer.isBuffer(v)) values[i] = v.toString('latin1');
+    if (v !== null && typeof v === 'object') values[i] = (v as Buffer).toString('latin1');
   }
   const decoded: DecodedRow = columnRecord<DecodedRow[string]>(mapping)(values as DecodedRow[string][]);
   try {
