@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { columnRecord, type TableMapping } from '../convert/tables';
+import { columnPlaces, columnRecord, type TableMapping } from '../convert/tables';
 import type { Cursor } from '../shared';
 import { updatedAtOf, type RawRow } from './rawRow';
 
@@ -108,17 +108,6 @@ const MINUS = 0x2d;
 
 type ColumnValue = number | Buffer | null;
 
-/** Where a mapping's integer and text columns are in its select list (a record holds its integers first, then its texts). */
-const layouts = new WeakMap<TableMapping, { ints: number[]; texts: number[] }>();
-function layoutOf(mapping: TableMapping): { ints: number[]; texts: number[] } {
-  let layout = layouts.get(mapping);
-  if (!layout) {
-    const at = (kind: 'integer' | 'text') => mapping.legacyColumns.flatMap((c, i) => (c.kind === kind ? [i] : []));
-    layouts.set(mapping, (layout = { ints: at('integer'), texts: at('text') }));
-  }
-  return layout;
-}
-
 /**
  * Walks a page's records: for each, its id and its columns' values in the select list's order
  * (integers: null for NULL, NaN for the irregular mark; texts: views of the blob, no copy).
@@ -126,7 +115,8 @@ function layoutOf(mapping: TableMapping): { ints: number[]; texts: number[] } {
  * next: the callback keeps none of it.
  */
 function parsePage(mapping: TableMapping, blob: Buffer, record: (id: number, values: ColumnValue[]) => void): void {
-  const { ints, texts } = layoutOf(mapping);
+  // A record holds its integers first, then its texts.
+  const { ints, texts } = columnPlaces(mapping);
   const values = new Array<ColumnValue>(mapping.legacyColumns.length);
   const lens = new Array<number>(texts.length);
   const end = blob.length;

@@ -72,6 +72,17 @@ export function columnRecord<V>(mapping: TableMapping): (values: readonly V[]) =
   return make as (values: readonly V[]) => Record<string, V>;
 }
 
+/** Where a mapping's integer and text columns are among its legacyColumns, worked out once per mapping. */
+const places = new WeakMap<TableMapping, { ints: number[]; texts: number[] }>();
+export function columnPlaces(mapping: TableMapping): { ints: number[]; texts: number[] } {
+  let p = places.get(mapping);
+  if (!p) {
+    const of = (kind: 'integer' | 'text') => mapping.legacyColumns.flatMap((c, i) => (c.kind === kind ? [i] : []));
+    places.set(mapping, (p = { ints: of('integer'), texts: of('text') }));
+  }
+  return p;
+}
+
 /** Per mapping, the inverse of columnRecord: a record's values in legacyColumns' order (a new array; a missing one as null). */
 const columnReaders = new WeakMap<TableMapping, (record: Record<string, unknown>) => unknown[]>();
 export function columnValues<V>(mapping: TableMapping): (record: Record<string, V>) => (V | null)[] {

@@ -2,7 +2,7 @@ import { chooseReading, readings, rowHint, tableEvidence, type BatchEvidence, ty
 import type { EudcMap } from '../encoding/eudc';
 import { contentHash, rawImage, updatedAtOf, type RawImage, type RawRow } from '../capture/rawRow';
 import { RuleError } from './rules';
-import { columnRecord, columnValues, type DecodedRow, type NewValues, type TableMapping } from './tables';
+import { columnPlaces, columnRecord, columnValues, type DecodedRow, type NewValues, type TableMapping } from './tables';
 
 /**
  * Convert, legacy → new: a raw legacy row's bytes decoded (CP950 with the EUDC map, or
@@ -48,23 +48,14 @@ export function autoTextValues(row: RawRow, mapping: TableMapping, encodings: Re
   return values;
 }
 
-/** A mapping's text columns (their places in legacyColumns) and their modes, and the places of the others, worked out once per table configuration rather than per value. */
-interface TextColumns {
-  at: number[];
-  modes: TextEncodingMode[];
-  others: number[];
-}
-const textColumnsCache = new WeakMap<TableMapping, WeakMap<Record<string, TextEncodingMode>, TextColumns>>();
-function textColumnsOf(mapping: TableMapping, encodings: Record<string, TextEncodingMode>): TextColumns {
-  let byEncodings = textColumnsCache.get(mapping);
-  if (!byEncodings) textColumnsCache.set(mapping, (byEncodings = new WeakMap()));
-  let t = byEncodings.get(encodings);
-  if (!t) {
-    const at = mapping.legacyColumns.flatMap((c, i) => (c.kind === 'text' ? [i] : []));
-    const others = mapping.legacyColumns.flatMap((c, i) => (c.kind === 'text' ? [] : [i]));
-    byEncodings.set(encodings, (t = { at, modes: at.map((i) => modeOf(encodings, mapping.legacyColumns[i].name)), others }));
-  }
-  return t;
+/** The modes of a mapping's text columns, in columnPlaces' order, worked out once per table configuration rather than per value. */
+const modesCache = new WeakMap<TableMapping, WeakMap<Record<string, TextEncodingMode>, TextEncodingMode[]>>();
+function textModesOf(mapping: TableMapping, encodings: Record<string, TextEncodingMode>): TextEncodingMode[] {
+  let byEncodings = modesCache.get(mapping);
+  if (!byEncodings) modesCache.set(mapping, (byEncodings = new WeakMap()));
+  let modes = byEncodings.get(encodings);
+  if (!modes) byEncodings.set(encodings, (modes = columnPlaces(mapping).texts.map((i) => modeOf(encodings, mapping.legacyColumns[i].name))));
+  return modes;
 }
 
 /**
@@ -78,34 +69,35 @@ export function convertRow(
   eudc: EudcMap,
   table?: BatchEvidence,
 ): ConversionResult {
-  const { at, modes, others } = textColumnsOf(mapping, encodings);
+  const { ints, texts } = columnPlaces(mapping);
+  const modes = textModesOf(mapping, encodings);
   // The row's values in column order, each replaced by what it decodes to.
   const values: (RawRow['cols'][string] | Readings)[] = columnValues<RawRow['cols'][string]>(mapping)(row.cols);
   // Each text value read once: ASCII is its own text in every encoding and mode; other bytes both ways.
   // (A raw row's only objects are Buffers: typeof is cheaper than Buffer.isBuffer, an instanceof.)
   let auto: Readings[] | null = null;
-  for (let t = 0; t < at.length; t++) {
-    const v = values[at[t]] as RawRow['cols'][string]; // as read: no Readings yet
+  for (let t = 0; t < texts.length; t++) {
+    const v = values[texts[t]] as RawRow['cols'][string]; // as read: no Readings yet
     if (v === null || typeof v !== 'object') continue;
     if (isAscii(v)) {
-      values[at[t]] = v.toString('latin1');
+      values[texts[t]] = v.toString('latin1');
       continue;
     }
     const r = readings(v, eudc);
-    values[at[t]] = r;
+    values[texts[t]] = r;
     if (modes[t] === 'auto') (auto ??= []).push(r);
   }
   // The row's proof then settles the ambiguous values.
   const hint = auto ? rowHint(auto) : undefined;
-  for (let t = 0; t < at.length; t++) {
-    const r = values[at[t]];
+  for (let t = 0; t < texts.length; t++) {
+    const r = values[texts[t]];
     if (r === null || typeof r !== 'object') continue;
     const d = chooseReading(r as Readings, modes[t], eudc, hint, table);
-    if (!d.ok) return hold(row, 'decode', `${mapping.legacyColumns[at[t]].name}: ${d.reason}`);
-    values[at[t]] = d.value;
+    if (!d.ok) return hold(row, 'decode', `${mapping.legacyColumns[texts[t]].name}: ${d.reason}`);
+    values[texts[t]] = d.value;
   }
   // Bytes in any other column (SQLite keeps what it is given) as the text they are.
-  for (const i of others) {
+  for (const i of ints) {
     const v = values[i];
     if (v !== null && typeof v === 'object') values[i] = (v as Buffer).toString('latin1');
   }
