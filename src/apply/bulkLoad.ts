@@ -1,5 +1,6 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { escapeIdentifier } from 'pg';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { RawPage } from '../capture/legacyReader';
@@ -11,7 +12,7 @@ import { claimBatch, finishBatch } from '../state/batches';
 import { heldIds, recordHeld, resolveHeld } from '../state/heldBack';
 import { journalInsertedRange } from '../state/journal';
 import { enqueueRows, hasQueued, settleRows } from '../state/rowQueue';
-import { STALE } from '../state/rowState';
+import { loadStates, STALE, statePartition } from '../state/rowState';
 import { addBatchCounts } from '../state/runs';
 import { loadColumns, STATE_COLUMNS, type PreparedPage } from './loadPage';
 import { PagePreparers } from './loadThreads';
@@ -21,8 +22,9 @@ import { asSync } from './postgresSink';
 /**
  * A table's first sync into an empty new table, the way pg_restore loads one: every page
  * COPYed (binary) in ONE transaction, the table's indexes dropped before and built once
- * after, each row's bookkeeping (its row state) COPYed beside it, and one journal entry for
- * all the rows ("this batch inserted ids a..b").
+ * after, each row's bookkeeping (its row state) COPYed beside it (on the table's first load,
+ * into a partition of row states whose key is also built once after: loadStates), and one
+ * journal entry for all the rows ("this batch inserted ids a..b").
  *
  * The new system never sees a half-built table: the transaction takes ACCESS EXCLUSIVE on the
  * table before it drops anything and holds it to its commit, so the new system's statements on
@@ -95,6 +97,7 @@ async function loadInTransaction(
   const parents = await readParentIds(client, cfg, replica);
   // What row states are left are stale (a load rolled back leaves them): the load reads every row again.
   await client.query(`DELETE FROM sync_row_state WHERE table_name = $1`, [mapping.legacyTable]);
+  const states = await loadStates(client, mapping.legacyTable);
   const firstId = Number((await client.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence($1, 'id')) AS id`, [table])).rows[0].id);
   let nextId = firstId;
 
@@ -138,7 +141,7 @@ async function loadInTransaction(
       totals.lastLegacyId = Math.max(totals.lastLegacyId, p.lastId);
       // One page in PostgreSQL's hands while the next ones are prepared.
       await writing;
-      writing = handled(writePage(client, mapping.legacyTable, table, columns, rows, p, ctx.runId, earlier));
+      writing = handled(writePage(client, mapping.legacyTable, table, columns, states.into, rows, p, ctx.runId, earlier));
       ctx.progress(totals.read);
       collectYoung();
     }
@@ -149,11 +152,12 @@ async function loadInTransaction(
 
   if (nextId > firstId) await client.query(`SELECT setval(pg_get_serial_sequence($1, 'id'), $2)`, [table, nextId - 1]);
   await rebuildIndexes(client, indexes);
+  await states.done();
   // Statistics of what the load wrote, committed with it (as pg_restore's users ANALYZE after a
   // restore): until autovacuum's next pass the planner takes the tables for what they held before,
   // and reads every row state of the table to find a batch's thousand. The columns the sync looks
   // rows up by (a quarter of the cost of every column); autovacuum does the rest later.
-  await client.query(`ANALYZE ${table} (id, legacy_id), sync_row_state (table_name, legacy_id)`);
+  await client.query(`ANALYZE ${table} (id, legacy_id), ${escapeIdentifier(statePartition(mapping.legacyTable))} (table_name, legacy_id)`);
   await journalInsertedRange(client, { runId: ctx.runId, batchKey: ctx.batchKey, table, firstId, lastId: nextId - 1 });
   const result: BatchResult = {
     read: totals.read,
@@ -217,13 +221,14 @@ async function writePage(
   legacyTable: string,
   table: string,
   columns: string[],
+  states: string,
   rows: Buffer,
   p: PreparedPage,
   runId: string,
   earlier: { held: boolean; queued: boolean },
 ): Promise<void> {
   await copyIn(client, `COPY ${table} (${columns.join(', ')}) FROM STDIN (FORMAT binary)`, rows, p.idAt.length);
-  await copyIn(client, `COPY sync_row_state (${STATE_COLUMNS}) FROM STDIN (FORMAT binary)`, p.states, p.idAt.length);
+  await copyIn(client, `COPY ${states} (${STATE_COLUMNS}) FROM STDIN (FORMAT binary)`, p.states, p.idAt.length);
   await recordHeld(client, legacyTable, DIRECTION, p.held, runId);
   if (earlier.held) {
     const held = new Set(p.held.map((h) => h.legacyId));

@@ -39,10 +39,27 @@ describe('legacy → new sync on Temporal', () => {
     const held = await count(h.pool, `SELECT count(*) FROM sync_held_back WHERE resolved_at IS NULL`);
     expect(held).toBe(0);
     expect(await count(h.pool, 'SELECT count(*) FROM orders')).toBe(3000);
-    // Each load committed the planner's statistics of what it wrote (the last one, deliveries',
-    // counts every row state), rather than leaving the tables' sizes unknown until autovacuum.
-    const stats = await h.pool.query<{ relname: string; reltuples: number }>(`SELECT relname, reltuples FROM pg_class WHERE relname IN ('orders', 'sync_row_state')`);
-    expect(Object.fromEntries(stats.rows.map((r) => [r.relname, Number(r.reltuples)]))).toEqual({ orders: 3000, sync_row_state: 3325 });
+    // Each load wrote its table's row states into a partition of their own and built its part
+    // of the key once, at the end (loadStates): every state is there, each under the key.
+    const partitions = await h.pool.query<{ name: string; bound: string; key: string | null }>(
+      `SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound,
+              (SELECT k.relname FROM pg_inherits ki JOIN pg_class k ON k.oid = ki.inhrelid
+                 JOIN pg_index x ON x.indexrelid = k.oid WHERE ki.inhparent = 'sync_row_state_pkey'::regclass AND x.indrelid = c.oid) AS key
+         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sync_row_state'::regclass ORDER BY 1`,
+    );
+    expect(partitions.rows).toEqual(
+      ['clients', 'deliveries', 'drivers'].map((t) => ({ name: `sync_row_state_${t}`, bound: `FOR VALUES IN ('${t}')`, key: `sync_row_state_${t}_pkey` })),
+    );
+    const states = await h.pool.query<{ t: string; n: string }>(`SELECT table_name AS t, count(*) AS n FROM sync_row_state GROUP BY 1 ORDER BY 1`);
+    expect(states.rows).toEqual([
+      { t: 'clients', n: '300' },
+      { t: 'deliveries', n: '3000' },
+      { t: 'drivers', n: '25' },
+    ]);
+    // Each load committed the planner's statistics of what it wrote, rather than leaving the
+    // tables' sizes unknown until autovacuum.
+    const stats = await h.pool.query<{ relname: string; reltuples: number }>(`SELECT relname, reltuples FROM pg_class WHERE relname IN ('orders', 'sync_row_state_deliveries')`);
+    expect(Object.fromEntries(stats.rows.map((r) => [r.relname, Number(r.reltuples)]))).toEqual({ orders: 3000, sync_row_state_deliveries: 3000 });
 
     // Every PostgreSQL row equals the contract mapping of its legacy row.
     const db = new Database(h.legacyPath, { readonly: true });
@@ -234,5 +251,13 @@ describe('a load into a table earlier runs left empty', () => {
     expect(await count(h.pool, `SELECT count(*) FROM sync_held_back WHERE resolved_at IS NULL`)).toBe(0);
     expect(await count(h.pool, `SELECT count(*) FROM sync_held_back WHERE table_name = 'clients' AND row_id = 1 AND resolved_at IS NOT NULL`)).toBe(1);
     expect(await count(h.pool, `SELECT count(*) FROM sync_row_queue`)).toBe(0);
+    // The first cycle's loads made the tables' partitions of row states (clients' and
+    // deliveries' empty: their one row was held back, or waited): these loads wrote into them, through their keys.
+    const states = await h.pool.query<{ t: string; n: string }>(`SELECT tableoid::regclass::text AS t, count(*) AS n FROM sync_row_state GROUP BY 1 ORDER BY 1`);
+    expect(states.rows).toEqual([
+      { t: 'sync_row_state_clients', n: '2' },
+      { t: 'sync_row_state_deliveries', n: '1' },
+      { t: 'sync_row_state_drivers', n: '1' },
+    ]);
   });
 });
