@@ -47,7 +47,9 @@ export async function readSeen(db: Queryable, table: string, legacyIds: number[]
 export async function writeRowStates(db: Queryable, table: string, writes: StateWrite[], reviewIds: Map<number, number> = new Map()): Promise<void> {
   if (writes.length === 0) return;
   await ensureStatePartition(db, table);
-  // Existing states updated, new ones inserted, in one statement.
+  // Existing states updated, new ones inserted, in one statement. NOT EXISTS rather than NOT IN:
+  // PostgreSQL makes it a hashed anti-join whatever it estimates of upd, where NOT IN became a
+  // scan of upd per row once the table was partitioned (1,000 states: 190 ms against 16).
   await db.query(
     `WITH x AS (SELECT * FROM jsonb_to_recordset($2::jsonb)
                   AS x(legacy_id int, hash text, ts text, keep_base boolean, keep_legacy_base boolean, legacy_base jsonb, review_id bigint)),
@@ -58,7 +60,7 @@ export async function writeRowStates(db: Queryable, table: string, writes: State
              FROM x WHERE s.table_name = $1 AND s.legacy_id = x.legacy_id RETURNING s.legacy_id)
      INSERT INTO sync_row_state (table_name, legacy_id, content_hash, legacy_ts, base, legacy_base, review_id, synced_at)
      SELECT $1, x.legacy_id, x.hash, x.ts, NULL, CASE WHEN x.keep_legacy_base THEN NULL ELSE x.legacy_base END, x.review_id, now()
-     FROM x WHERE x.legacy_id NOT IN (SELECT legacy_id FROM upd)
+     FROM x WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.legacy_id = x.legacy_id)
      ON CONFLICT (table_name, legacy_id) DO NOTHING`,
     [
       table,
