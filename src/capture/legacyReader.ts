@@ -212,9 +212,17 @@ export function idPageEnds(db: Database.Database, table: string, afterId: number
   return ends;
 }
 
-/** The newest (updated_at, id) of a table: where incremental reading goes on after a backfill. */
+/**
+ * The newest (updated_at, id) of a table: where incremental reading goes on after a backfill.
+ * Two lookups in the updated_at index (its greatest value, then the greatest id holding it):
+ * `ORDER BY updated_at DESC, id DESC` had SQLite read the whole index and sort it (130 ms for
+ * 1M rows). max() orders values as ORDER BY does.
+ */
 export function newestCursor(db: Database.Database, table: string): Cursor {
-  const row = prepare(db, `SELECT CAST(updated_at AS BLOB) AS updated_at, id FROM ${table} ORDER BY updated_at DESC, id DESC LIMIT 1`).get() as
+  const row = prepare(
+    db,
+    `SELECT CAST(updated_at AS BLOB) AS updated_at, id FROM ${table} WHERE updated_at IS (SELECT max(updated_at) FROM ${table}) ORDER BY id DESC LIMIT 1`,
+  ).get() as
     | { updated_at: Buffer | null; id: number }
     | undefined;
   return row ? { ts: row.updated_at ? row.updated_at.toString('latin1') : '', id: row.id } : { ts: '', id: 0 };
