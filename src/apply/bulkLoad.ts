@@ -147,7 +147,7 @@ async function loadInTransaction(
     }
     await writing;
   } finally {
-    await preparers.close();
+    preparers.close();
   }
 
   if (nextId > firstId) await client.query(`SELECT setval(pg_get_serial_sequence($1, 'id'), $2)`, [table, nextId - 1]);

@@ -16,12 +16,18 @@ import { ParentIds } from './parentIds';
  * and writes. Results come back in the order the pages went in. A table with a natural key
  * has one thread (the keys it inserted are that thread's to know); the others as many as
  * LOAD_THREADS says, no more than the cores. Pages are prepared on the calling thread with
- * LOAD_THREADS=0, where threads would not pay for their start (a thread loads its modules
- * again: ~0.5 s of CPU, more than a page costs) or where the compiled thread script is
- * missing (the tests run the TypeScript sources before a build).
+ * LOAD_THREADS=0, or where the compiled thread script is missing (the tests run the
+ * TypeScript sources before a build).
+ *
+ * The threads outlive a load: a thread takes ~0.2 s to start and prepare its first page
+ * (loading its modules, then running cold code), against ~0.02 s for a page once warm, and a
+ * first cycle loads its tables one after another. They are started LOAD_THREADS at a time, so
+ * that a table with a natural key leaves the others started for the next load, and stopped
+ * once no load has used them for IDLE_MS.
  */
 
-interface Start {
+/** What a thread needs to prepare a table's pages. */
+interface TableStart {
   /** The table configuration as parsed from JSON (without its mappings and rules, which are code). */
   tables: unknown[];
   table: string;
@@ -30,15 +36,102 @@ interface Start {
   parents: Map<string, ParentIds>;
 }
 
+type Message = { table: TableStart } | { page: RawPage };
 type Reply = { ok: true; page: PreparedPage } | { ok: false; message: string; stack?: string };
 
 const THREAD_SCRIPT = 'loadThreads.js';
+/** How long started threads wait for the next load before they stop. */
+const IDLE_MS = 60_000;
+
+/** A page thread: its replies answer its pages in the order they were sent. */
+class PageThread {
+  private readonly worker: Worker;
+  private readonly waiting: { resolve: (p: PreparedPage) => void; reject: (e: Error) => void }[] = [];
+  private failure: Error | null = null;
+
+  constructor(script: string) {
+    // Their young generation is the worker's setting for its threads (src/temporal/worker.ts).
+    this.worker = new Worker(script, { workerData: { pageThread: true } });
+    this.worker.on('message', (r: Reply) => {
+      const q = this.waiting.shift()!;
+      if (r.ok) q.resolve(r.page);
+      else q.reject(Object.assign(new Error(r.message), { stack: r.stack }));
+    });
+    const fail = (err: Error) => {
+      this.failure ??= err;
+      this.waiting.splice(0).forEach((q) => q.reject(err));
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`a page thread stopped (exit code ${code})`)));
+  }
+
+  get healthy(): boolean {
+    return this.failure === null;
+  }
+
+  /** In a load's hands, or idle: an idle thread keeps no process alive. */
+  inUse(yes: boolean): void {
+    if (yes) this.worker.ref();
+    else this.worker.unref();
+  }
+
+  /** The table whose pages follow. */
+  begin(start: TableStart): void {
+    this.worker.postMessage({ table: start } satisfies Message);
+  }
+
+  prepare(page: RawPage): Promise<PreparedPage> {
+    if (this.failure) return Promise.reject(this.failure);
+    // A page's bytes are mostly a view of a larger buffer (a Redis reply is a slice of the
+    // client's pool of several MB), which a message would copy whole: a copy of just the page
+    // is handed over instead, moved rather than copied again. allocUnsafeSlow, as it never hands
+    // out a slice of Node's own small-buffer pool, which may not be moved (newer Node throws).
+    const blob = Buffer.allocUnsafeSlow(page.blob.length);
+    page.blob.copy(blob);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.worker.postMessage({ page: { ...page, blob } } satisfies Message, [blob.buffer]);
+    });
+  }
+
+  stop(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+/** Started threads no load is using, and the timer that stops them. */
+const idle: PageThread[] = [];
+let idleTimer: NodeJS.Timeout | null = null;
+
+/** `count` threads for a load; started `started` at a time when there are too few. */
+function takeThreads(script: string, count: number, started: number): PageThread[] {
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = null;
+  if (idle.length < count) while (idle.length < Math.max(count, started)) idle.push(new PageThread(script));
+  const taken = idle.splice(0, count);
+  taken.forEach((t) => t.inUse(true));
+  idle.forEach((t) => t.inUse(false));
+  return taken;
+}
+
+/** Threads back from a load: kept for the next one (no more than `keep` of them), stopped after IDLE_MS unused. */
+function returnThreads(threads: PageThread[], keep: number): void {
+  for (const t of threads) {
+    if (t.healthy && idle.length < keep) {
+      t.inUse(false);
+      idle.push(t);
+    } else void t.stop();
+  }
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => idle.splice(0).forEach((t) => void t.stop()), IDLE_MS);
+  idleTimer.unref();
+}
 
 export class PagePreparers {
-  private readonly threads: Worker[] = [];
+  private readonly threads: PageThread[] = [];
   private readonly local: LoadTable | null = null;
+  private readonly keep: number = 0;
   private next = 0;
-  private waiting = new Map<Worker, { resolve: (p: PreparedPage) => void; reject: (e: Error) => void }[]>();
 
   /** `threads`: at most this many (LOAD_THREADS), no more than the cores; 0 prepares pages on the calling thread. */
   constructor(config: SyncConfig, cfg: TableConfig, eudc: EudcMap, parents: Map<string, ParentIds>, opts: { threads: number }) {
@@ -47,21 +140,10 @@ export class PagePreparers {
       this.local = { cfg, eudc, parents, insertedKeys: new Map() };
       return;
     }
-    const count = cfg.mapping.naturalKey ? 1 : Math.min(opts.threads, os.availableParallelism());
-    const start: Start = { tables: config.tables.map(({ mapping: _m, rules: _r, ...raw }) => raw), table: cfg.legacyTable, eudc, parents };
-    for (let i = 0; i < count; i++) {
-      // Their young generation is the worker's setting for its threads (src/temporal/worker.ts).
-      const w = new Worker(script, { workerData: start });
-      const queue: { resolve: (p: PreparedPage) => void; reject: (e: Error) => void }[] = [];
-      this.waiting.set(w, queue);
-      w.on('message', (r: Reply) => {
-        const q = queue.shift()!;
-        if (r.ok) q.resolve(r.page);
-        else q.reject(Object.assign(new Error(r.message), { stack: r.stack }));
-      });
-      w.on('error', (err) => queue.splice(0).forEach((q) => q.reject(err)));
-      this.threads.push(w);
-    }
+    this.keep = Math.min(opts.threads, os.availableParallelism());
+    this.threads = takeThreads(script, cfg.mapping.naturalKey ? 1 : this.keep, this.keep);
+    const start: TableStart = { tables: config.tables.map(({ mapping: _m, rules: _r, ...raw }) => raw), table: cfg.legacyTable, eudc, parents };
+    for (const t of this.threads) t.begin(start);
   }
 
   /** How many pages to have in preparation at once: one per thread, and one more waiting. */
@@ -78,21 +160,12 @@ export class PagePreparers {
         return Promise.reject(err);
       }
     }
-    const w = this.threads[this.next++ % this.threads.length];
-    // A page's bytes are mostly a view of a larger buffer (a Redis reply is a slice of the
-    // client's pool of several MB), which a message would copy whole: a copy of just the page
-    // is handed over instead, moved rather than copied again. allocUnsafeSlow, as it never hands
-    // out a slice of Node's own small-buffer pool, which may not be moved (newer Node throws).
-    const blob = Buffer.allocUnsafeSlow(page.blob.length);
-    page.blob.copy(blob);
-    return new Promise((resolve, reject) => {
-      this.waiting.get(w)!.push({ resolve, reject });
-      w.postMessage({ ...page, blob }, [blob.buffer]);
-    });
+    return this.threads[this.next++ % this.threads.length].prepare(page);
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.threads.map((w) => w.terminate()));
+  /** The threads back to the pool: pages still in preparation are answered first, to no one. */
+  close(): void {
+    returnThreads(this.threads, this.keep);
   }
 }
 
@@ -115,15 +188,20 @@ function receivedPage(page: RawPage): RawPage {
   return { ...page, blob: asBuffer(page.blob), irregular };
 }
 
-if (!isMainThread && parentPort && (workerData as Start | undefined)?.table) {
-  const start = workerData as Start;
-  const parents = new Map([...start.parents].map(([column, ids]) => [column, ParentIds.received(ids)]));
-  const load: LoadTable = { cfg: tableConfig(parseSyncConfig({ tables: start.tables }), start.table), eudc: start.eudc, parents, insertedKeys: new Map() };
+if (!isMainThread && parentPort && (workerData as { pageThread?: boolean } | undefined)?.pageThread) {
   const port = parentPort;
-  port.on('message', (page: RawPage) => {
+  let load: LoadTable | null = null;
+  port.on('message', (m: Message) => {
+    if ('table' in m) {
+      const start = m.table;
+      const parents = new Map([...start.parents].map(([column, ids]) => [column, ParentIds.received(ids)]));
+      load = { cfg: tableConfig(parseSyncConfig({ tables: start.tables }), start.table), eudc: start.eudc, parents, insertedKeys: new Map() };
+      return;
+    }
     let reply: Reply;
     try {
-      reply = { ok: true, page: prepareLoadPage(load, receivedPage(page)) };
+      if (!load) throw new Error('a page came before its table');
+      reply = { ok: true, page: prepareLoadPage(load, receivedPage(m.page)) };
     } catch (err) {
       reply = { ok: false, message: (err as Error).message, stack: (err as Error).stack };
     }

@@ -182,15 +182,20 @@ describe('legacy → new sync on Temporal', () => {
 });
 
 describe('a first sync prepared on the loading thread alone (LOAD_THREADS=0)', () => {
-  // 12,000 deliveries: three load pages, so a threaded load uses its threads (two: pages return in order across them).
+  // 11,000 clients and 12,000 deliveries: three load pages each, so a threaded load uses its
+  // threads (clients one, for their natural key; deliveries two, pages returning in order
+  // across them), and the deliveries' load takes over the threads the clients' load used.
   const load = async (env: Record<string, string>) => {
     const h = await startHarness({ env });
     try {
-      generateLegacyDb({ path: h.legacyPath, seed: 11, clients: 200, drivers: 10, deliveries: 12_000 });
+      generateLegacyDb({ path: h.legacyPath, seed: 11, clients: 11_000, drivers: 10, deliveries: 12_000 });
       await h.runCycle();
-      const rows = await h.pool.query<{ row: Record<string, unknown> }>(`SELECT to_jsonb(o) - 'created_at' - 'updated_at' AS row FROM orders o ORDER BY id`);
-      const states = await h.pool.query<{ legacy_id: number; content_hash: string }>(`SELECT legacy_id, content_hash FROM sync_row_state WHERE table_name = 'deliveries' ORDER BY legacy_id`);
-      return { rows: rows.rows.map((r) => r.row), states: states.rows };
+      const rows = async (table: string) =>
+        (await h.pool.query<{ row: Record<string, unknown> }>(`SELECT to_jsonb(t) - 'created_at' - 'updated_at' AS row FROM ${table} t ORDER BY id`)).rows.map((r) => r.row);
+      const states = await h.pool.query<{ table_name: string; legacy_id: number; content_hash: string }>(
+        `SELECT table_name, legacy_id, content_hash FROM sync_row_state WHERE table_name IN ('clients', 'deliveries') ORDER BY table_name, legacy_id`,
+      );
+      return { customers: await rows('customers'), orders: await rows('orders'), states: states.rows };
     } finally {
       await h.close();
     }
@@ -199,9 +204,11 @@ describe('a first sync prepared on the loading thread alone (LOAD_THREADS=0)', (
   it('writes the very rows and row states the threaded load writes', async () => {
     const alone = await load({ LOAD_THREADS: '0' });
     const threaded = await load({ LOAD_THREADS: '2' });
-    expect(alone.rows).toHaveLength(12_000);
-    expect(alone.states).toHaveLength(12_000);
-    expect(alone.rows).toEqual(threaded.rows);
+    expect(alone.customers).toHaveLength(11_000);
+    expect(alone.orders).toHaveLength(12_000);
+    expect(alone.states).toHaveLength(23_000);
+    expect(alone.customers).toEqual(threaded.customers);
+    expect(alone.orders).toEqual(threaded.orders);
     expect(alone.states).toEqual(threaded.states);
   });
 });
