@@ -114,13 +114,24 @@ function takeThreads(script: string, count: number, started: number): PageThread
   return taken;
 }
 
-/** Threads back from a load: kept for the next one (no more than `keep` of them), stopped after IDLE_MS unused. */
-function returnThreads(threads: PageThread[], keep: number): void {
+/**
+ * Threads back from a load: kept for the next one (no more than `keep` of them), stopped after
+ * IDLE_MS unused. A thread that held a table's natural keys (a map of every key, 20 MB for 200k
+ * clients, which its heap would keep) is stopped, and a fresh one started in its place.
+ */
+function returnThreads(script: string, threads: PageThread[], keep: number, heldKeys: boolean): void {
   for (const t of threads) {
-    if (t.healthy && idle.length < keep) {
+    if (t.healthy && !heldKeys && idle.length < keep) {
       t.inUse(false);
       idle.push(t);
-    } else void t.stop();
+      continue;
+    }
+    void t.stop();
+    if (heldKeys && idle.length < keep) {
+      const fresh = new PageThread(script);
+      fresh.inUse(false);
+      idle.push(fresh);
+    }
   }
   if (idleTimer) clearTimeout(idleTimer);
   idleTimer = setTimeout(() => idle.splice(0).forEach((t) => void t.stop()), IDLE_MS);
@@ -131,6 +142,8 @@ export class PagePreparers {
   private readonly threads: PageThread[] = [];
   private readonly local: LoadTable | null = null;
   private readonly keep: number = 0;
+  private readonly script: string = '';
+  private readonly heldKeys: boolean = false;
   private next = 0;
 
   /** `threads`: at most this many (LOAD_THREADS), no more than the cores; 0 prepares pages on the calling thread. */
@@ -140,8 +153,10 @@ export class PagePreparers {
       this.local = { cfg, eudc, parents, insertedKeys: new Map() };
       return;
     }
+    this.script = script;
     this.keep = Math.min(opts.threads, os.availableParallelism());
-    this.threads = takeThreads(script, cfg.mapping.naturalKey ? 1 : this.keep, this.keep);
+    this.heldKeys = Boolean(cfg.mapping.naturalKey);
+    this.threads = takeThreads(script, this.heldKeys ? 1 : this.keep, this.keep);
     const start: TableStart = { tables: config.tables.map(({ mapping: _m, rules: _r, ...raw }) => raw), table: cfg.legacyTable, eudc, parents };
     for (const t of this.threads) t.begin(start);
   }
@@ -165,7 +180,7 @@ export class PagePreparers {
 
   /** The threads back to the pool: pages still in preparation are answered first, to no one. */
   close(): void {
-    returnThreads(this.threads, this.keep);
+    if (this.threads.length > 0) returnThreads(this.script, this.threads, this.keep, this.heldKeys);
   }
 }
 
