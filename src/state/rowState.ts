@@ -135,7 +135,9 @@ export function statePartition(table: string): string {
 /**
  * The table's partition of row states, made now if it has none (a table's states written for
  * the first time other than by a load). Attaching takes SHARE UPDATE EXCLUSIVE on the parent:
- * no other table's reads or writes of states wait for it.
+ * no other table's reads or writes of states wait for it. Should two writers make the same
+ * table's partition at once, the second fails on its name and its activity is retried, by which
+ * time the partition is there.
  */
 export async function ensureStatePartition(db: Queryable, table: string): Promise<void> {
   if (await hasPartition(db, table)) return;
