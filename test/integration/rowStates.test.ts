@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { PROJECT_ROOT } from '../../src/paths';
-import { readRowStates, recordWrittenBack, writeRowStates } from '../../src/state/rowState';
+import { loadStates, readRowStates, recordWrittenBack, writeRowStates } from '../../src/state/rowState';
 import { createTestDatabase } from '../support/testDatabase';
 
 /** sync_row_state's partitions and their bounds, and the partitions of its key. */
@@ -56,6 +56,33 @@ describe('row states, one partition per table', () => {
     ]);
     expect((await readRowStates(pool, 'deliveries', [3])).get(3)).toMatchObject({ contentHash: 'd3', base: { amount: 800 } });
     await expect(pool.query(`INSERT INTO sync_row_state (table_name, legacy_id, content_hash) VALUES ('clients', 8, 'x')`)).rejects.toMatchObject({ code: '23505' });
+  });
+
+  it("lets other tables' states be read and written while a load fills and attaches its table's partition", async () => {
+    const load = await pool.connect();
+    try {
+      await load.query('BEGIN');
+      const states = await loadStates(load, 'drivers');
+      expect(states.into).toBe('"sync_row_state_drivers"');
+      await load.query(`INSERT INTO ${states.into} (table_name, legacy_id, content_hash) SELECT 'drivers', g, 'h' || g FROM generate_series(1, 500) g`);
+      await states.done();
+      // The load has not committed: another session neither waits for it nor sees its states.
+      const other = await pool.connect();
+      try {
+        await other.query(`SET lock_timeout = '2s'`);
+        await writeRowStates(other, 'clients', [{ legacyId: 9, hash: 'h9', ts: null, base: 'now', legacyBase: null }]);
+        await other.query(`UPDATE sync_row_state SET base = '{"name": "x"}' WHERE table_name = 'clients' AND legacy_id = 7`);
+        expect((await readRowStates(other, 'clients', [7, 9])).size).toBe(2);
+        expect((await readRowStates(other, 'drivers', [1])).size).toBe(0);
+      } finally {
+        other.release();
+      }
+      await load.query('COMMIT');
+    } finally {
+      load.release();
+    }
+    expect((await layout(pool)).keys).toContain('sync_row_state_drivers_pkey');
+    expect((await pool.query(`SELECT count(*)::int AS n FROM sync_row_state WHERE table_name = 'drivers'`)).rows[0].n).toBe(500);
   });
 });
 
