@@ -13,19 +13,17 @@ import { ParentIds } from './parentIds';
 /**
  * Pages of a load prepared on threads of their own (decoded, converted, reconciled, written
  * as COPY data: prepareLoadPage), so that a load uses every core while its own thread reads
- * and writes. Results come back in the order the pages went in. A table without a natural key
- * has as many threads as LOAD_THREADS says, no more than the cores. A table with one is
- * prepared on the calling thread: the keys it inserted are one thread's to know, and a single
- * thread of its own would add its start to the load and little else (the calling thread
- * prepares a page while PostgreSQL takes the one before). So are pages with LOAD_THREADS=0, or
- * where the compiled thread script is missing (the tests run the TypeScript sources before a
- * build).
+ * and writes. Results come back in the order the pages went in. A table with a natural key
+ * has one thread (the keys it inserted are that thread's to know); the others as many as
+ * LOAD_THREADS says, no more than the cores. Pages are prepared on the calling thread with
+ * LOAD_THREADS=0, or where the compiled thread script is missing (the tests run the
+ * TypeScript sources before a build).
  *
  * The threads outlive a load: a thread takes ~0.2 s to start and prepare its first page
  * (loading its modules, then running cold code), against ~0.02 s for a page once warm, and a
- * first cycle loads its tables one after another. A load of a table with a natural key starts
- * them meanwhile, for the next load (its own thread is busy, the other cores are not); they
- * stop once no load has used them for IDLE_MS.
+ * first cycle loads its tables one after another. They are started LOAD_THREADS at a time, so
+ * that a table with a natural key leaves the others started for the next load, and stopped
+ * once no load has used them for IDLE_MS.
  */
 
 /** What a thread needs to prepare a table's pages. */
@@ -105,32 +103,35 @@ class PageThread {
 const idle: PageThread[] = [];
 let idleTimer: NodeJS.Timeout | null = null;
 
-/** Idle threads, at least `count` of them, started now where there are fewer. */
-function startThreads(script: string, count: number): void {
-  while (idle.length < count) {
-    const t = new PageThread(script);
-    t.inUse(false);
-    idle.push(t);
-  }
-}
-
-/** `count` threads for a load. */
-function takeThreads(script: string, count: number): PageThread[] {
+/** `count` threads for a load; started `started` at a time when there are too few. */
+function takeThreads(script: string, count: number, started: number): PageThread[] {
   if (idleTimer) clearTimeout(idleTimer);
   idleTimer = null;
-  startThreads(script, count);
+  if (idle.length < count) while (idle.length < Math.max(count, started)) idle.push(new PageThread(script));
   const taken = idle.splice(0, count);
   taken.forEach((t) => t.inUse(true));
+  idle.forEach((t) => t.inUse(false));
   return taken;
 }
 
-/** Threads back from a load (or started for the next): kept for it, no more than `keep` of them, and stopped after IDLE_MS unused. */
-function keepThreads(threads: PageThread[], keep: number): void {
+/**
+ * Threads back from a load: kept for the next one (no more than `keep` of them), stopped after
+ * IDLE_MS unused. A thread that held a table's natural keys (a map of every key, 20 MB for 200k
+ * clients, which its heap would keep) is stopped, and a fresh one started in its place.
+ */
+function returnThreads(script: string, threads: PageThread[], keep: number, heldKeys: boolean): void {
   for (const t of threads) {
-    if (t.healthy && idle.length < keep) {
+    if (t.healthy && !heldKeys && idle.length < keep) {
       t.inUse(false);
       idle.push(t);
-    } else void t.stop();
+      continue;
+    }
+    void t.stop();
+    if (heldKeys && idle.length < keep) {
+      const fresh = new PageThread(script);
+      fresh.inUse(false);
+      idle.push(fresh);
+    }
   }
   if (idleTimer) clearTimeout(idleTimer);
   idleTimer = setTimeout(() => idle.splice(0).forEach((t) => void t.stop()), IDLE_MS);
@@ -141,18 +142,21 @@ export class PagePreparers {
   private readonly threads: PageThread[] = [];
   private readonly local: LoadTable | null = null;
   private readonly keep: number = 0;
+  private readonly script: string = '';
+  private readonly heldKeys: boolean = false;
   private next = 0;
 
   /** `threads`: at most this many (LOAD_THREADS), no more than the cores; 0 prepares pages on the calling thread. */
   constructor(config: SyncConfig, cfg: TableConfig, eudc: EudcMap, parents: Map<string, ParentIds>, opts: { threads: number }) {
     const script = opts.threads > 0 ? threadScript() : null;
-    this.keep = script ? Math.min(opts.threads, os.availableParallelism()) : 0;
-    if (!script || cfg.mapping.naturalKey) {
+    if (!script) {
       this.local = { cfg, eudc, parents, insertedKeys: new Map() };
-      if (script) startThreads(script, this.keep);
       return;
     }
-    this.threads = takeThreads(script, this.keep);
+    this.script = script;
+    this.keep = Math.min(opts.threads, os.availableParallelism());
+    this.heldKeys = Boolean(cfg.mapping.naturalKey);
+    this.threads = takeThreads(script, this.heldKeys ? 1 : this.keep, this.keep);
     const start: TableStart = { tables: config.tables.map(({ mapping: _m, rules: _r, ...raw }) => raw), table: cfg.legacyTable, eudc, parents };
     for (const t of this.threads) t.begin(start);
   }
@@ -174,9 +178,9 @@ export class PagePreparers {
     return this.threads[this.next++ % this.threads.length].prepare(page);
   }
 
-  /** The threads back to the pool (pages still in preparation are answered first, to no one); the pool's threads kept a while longer. */
+  /** The threads back to the pool: pages still in preparation are answered first, to no one. */
   close(): void {
-    if (this.keep > 0) keepThreads(this.threads, this.keep);
+    if (this.threads.length > 0) returnThreads(this.script, this.threads, this.keep, this.heldKeys);
   }
 }
 

@@ -36,9 +36,8 @@ const settings = z
   EUDC_MAP_PATH: z.string().default(DEFAULT_EUDC_MAP_PATH),
   CLAIM_TTL_SECONDS: z.coerce.number().int().min(10).default(3600),
   /**
-   * Threads preparing a table's first sync beside the thread that writes it (a table with a
-   * natural key is prepared on that thread): the load's rate against the core worker's memory
-   * (each thread's heap is ~20 MB during a load; README, LOAD_THREADS).
+   * Threads preparing a table's first sync beside the thread that writes it: the load's rate
+   * against the core worker's memory (each thread's heap is ~20 MB during a load; README, LOAD_THREADS).
    */
   LOAD_THREADS: z.coerce.number().int().min(0).max(16).default(2),
   /**

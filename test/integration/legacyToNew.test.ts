@@ -182,9 +182,9 @@ describe('legacy → new sync on Temporal', () => {
 });
 
 describe('a first sync prepared on the loading thread alone (LOAD_THREADS=0)', () => {
-  // 11,000 clients and 12,000 deliveries: three load pages each. Clients, with their natural
-  // key, are prepared on the loading thread either way, and start the threads meanwhile; the
-  // deliveries' load takes them over (two: pages return in order across them).
+  // 11,000 clients and 12,000 deliveries: three load pages each, so a threaded load uses its
+  // threads (clients one, for their natural key; deliveries two, pages returning in order
+  // across them), and the deliveries' load takes over the threads the clients' load used.
   const load = async (env: Record<string, string>) => {
     const h = await startHarness({ env });
     try {
