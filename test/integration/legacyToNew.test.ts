@@ -184,7 +184,7 @@ describe('legacy → new sync on Temporal', () => {
 describe('a first sync prepared on the loading thread alone (LOAD_THREADS=0)', () => {
   // 11,000 clients and 12,000 deliveries: three load pages each, so a threaded load uses its
   // threads (clients one, for their natural key; deliveries two, pages returning in order
-  // across them), and the deliveries' load takes over the threads the clients' load used.
+  // across them), and the deliveries' load takes threads started during the clients' load.
   const load = async (env: Record<string, string>) => {
     const h = await startHarness({ env });
     try {
