@@ -141,8 +141,8 @@ export function statePartition(table: string): string {
  */
 export async function ensureStatePartition(db: Queryable, table: string): Promise<void> {
   if (await hasPartition(db, table)) return;
-  await createPartition(db, table);
-  await attachPartition(db, table);
+  // One query, so one transaction even on a pool: never a partition made and left unattached.
+  await db.query(`${createPartition(table)}; ${attachPartition(table)}`);
 }
 
 /**
@@ -156,8 +156,13 @@ export async function ensureStatePartition(db: Queryable, table: string): Promis
  */
 export async function loadStates(db: Queryable, table: string): Promise<{ into: string; done: () => Promise<void> }> {
   if (await hasPartition(db, table)) return { into: 'sync_row_state', done: async () => {} };
-  await createPartition(db, table);
-  return { into: escapeIdentifier(statePartition(table)), done: () => attachPartition(db, table) };
+  await db.query(createPartition(table));
+  return {
+    into: escapeIdentifier(statePartition(table)),
+    done: async () => {
+      await db.query(attachPartition(table));
+    },
+  };
 }
 
 async function hasPartition(db: Queryable, table: string): Promise<boolean> {
@@ -165,11 +170,11 @@ async function hasPartition(db: Queryable, table: string): Promise<boolean> {
   return res.rows[0].found;
 }
 
-async function createPartition(db: Queryable, table: string): Promise<void> {
-  // Room on each page for a row's next version (see the fillfactor migration).
-  await db.query(`CREATE TABLE ${escapeIdentifier(statePartition(table))} (LIKE sync_row_state INCLUDING DEFAULTS) WITH (fillfactor = 90)`);
+/** The statement that makes the table's partition, not attached yet; with room on each page for a row's next version (see the fillfactor migration). */
+function createPartition(table: string): string {
+  return `CREATE TABLE ${escapeIdentifier(statePartition(table))} (LIKE sync_row_state INCLUDING DEFAULTS) WITH (fillfactor = 90)`;
 }
 
-async function attachPartition(db: Queryable, table: string): Promise<void> {
-  await db.query(`ALTER TABLE sync_row_state ATTACH PARTITION ${escapeIdentifier(statePartition(table))} FOR VALUES IN (${escapeLiteral(table)})`);
+function attachPartition(table: string): string {
+  return `ALTER TABLE sync_row_state ATTACH PARTITION ${escapeIdentifier(statePartition(table))} FOR VALUES IN (${escapeLiteral(table)})`;
 }
