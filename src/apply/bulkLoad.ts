@@ -1,6 +1,5 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { escapeIdentifier } from 'pg';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { RawPage } from '../capture/legacyReader';
@@ -157,7 +156,7 @@ async function loadInTransaction(
   // restore): until autovacuum's next pass the planner takes the tables for what they held before,
   // and reads every row state of the table to find a batch's thousand. The columns the sync looks
   // rows up by (a quarter of the cost of every column); autovacuum does the rest later.
-  await client.query(`ANALYZE ${table} (id, legacy_id), ${escapeIdentifier(statePartition(mapping.legacyTable))} (table_name, legacy_id)`);
+  await client.query(`ANALYZE ${table} (id, legacy_id), ${statePartition(mapping.legacyTable)} (table_name, legacy_id)`);
   await journalInsertedRange(client, { runId: ctx.runId, batchKey: ctx.batchKey, table, firstId, lastId: nextId - 1 });
   const result: BatchResult = {
     read: totals.read,

@@ -103,14 +103,22 @@ class PageThread {
 const idle: PageThread[] = [];
 let idleTimer: NodeJS.Timeout | null = null;
 
+/** Idle threads started until there are `count` of them. */
+function startThreads(script: string, count: number): void {
+  while (idle.length < count) {
+    const t = new PageThread(script);
+    t.inUse(false);
+    idle.push(t);
+  }
+}
+
 /** `count` threads for a load; started `started` at a time when there are too few. */
 function takeThreads(script: string, count: number, started: number): PageThread[] {
   if (idleTimer) clearTimeout(idleTimer);
   idleTimer = null;
-  if (idle.length < count) while (idle.length < Math.max(count, started)) idle.push(new PageThread(script));
+  if (idle.length < count) startThreads(script, Math.max(count, started));
   const taken = idle.splice(0, count);
   taken.forEach((t) => t.inUse(true));
-  idle.forEach((t) => t.inUse(false));
   return taken;
 }
 
@@ -124,15 +132,9 @@ function returnThreads(script: string, threads: PageThread[], keep: number, held
     if (t.healthy && !heldKeys && idle.length < keep) {
       t.inUse(false);
       idle.push(t);
-      continue;
-    }
-    void t.stop();
-    if (heldKeys && idle.length < keep) {
-      const fresh = new PageThread(script);
-      fresh.inUse(false);
-      idle.push(fresh);
-    }
+    } else void t.stop();
   }
+  if (heldKeys) startThreads(script, keep);
   if (idleTimer) clearTimeout(idleTimer);
   idleTimer = setTimeout(() => idle.splice(0).forEach((t) => void t.stop()), IDLE_MS);
   idleTimer.unref();

@@ -127,9 +127,9 @@ export async function reopenReview(db: Queryable, table: string, legacyId: numbe
   await db.query(`UPDATE sync_row_state SET review_id = $3 WHERE table_name = $1 AND legacy_id = $2`, [table, legacyId, reviewId]);
 }
 
-/** The partition of sync_row_state that holds a table's states. */
+/** The partition of sync_row_state that holds a table's states, quoted as an identifier. */
 export function statePartition(table: string): string {
-  return `sync_row_state_${table}`;
+  return escapeIdentifier(`sync_row_state_${table}`);
 }
 
 /**
@@ -158,7 +158,7 @@ export async function loadStates(db: Queryable, table: string): Promise<{ into: 
   if (await hasPartition(db, table)) return { into: 'sync_row_state', done: async () => {} };
   await db.query(createPartition(table));
   return {
-    into: escapeIdentifier(statePartition(table)),
+    into: statePartition(table),
     done: async () => {
       await db.query(attachPartition(table));
     },
@@ -166,15 +166,15 @@ export async function loadStates(db: Queryable, table: string): Promise<{ into: 
 }
 
 async function hasPartition(db: Queryable, table: string): Promise<boolean> {
-  const res = await db.query<{ found: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS found`, [escapeIdentifier(statePartition(table))]);
+  const res = await db.query<{ found: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS found`, [statePartition(table)]);
   return res.rows[0].found;
 }
 
 /** The statement that makes the table's partition, not attached yet; with room on each page for a row's next version (see the fillfactor migration). */
 function createPartition(table: string): string {
-  return `CREATE TABLE ${escapeIdentifier(statePartition(table))} (LIKE sync_row_state INCLUDING DEFAULTS) WITH (fillfactor = 90)`;
+  return `CREATE TABLE ${statePartition(table)} (LIKE sync_row_state INCLUDING DEFAULTS) WITH (fillfactor = 90)`;
 }
 
 function attachPartition(table: string): string {
-  return `ALTER TABLE sync_row_state ATTACH PARTITION ${escapeIdentifier(statePartition(table))} FOR VALUES IN (${escapeLiteral(table)})`;
+  return `ALTER TABLE sync_row_state ATTACH PARTITION ${statePartition(table)} FOR VALUES IN (${escapeLiteral(table)})`;
 }
