@@ -156,11 +156,14 @@ export async function ensureStatePartition(db: Queryable, table: string): Promis
  */
 export async function loadStates(db: Queryable, table: string): Promise<{ into: string; done: () => Promise<void> }> {
   if (await hasPartition(db, table)) return { into: 'sync_row_state', done: async () => {} };
-  await db.query(createPartition(table));
+  // With a CHECK of its bound, added while empty, the attach need not scan the states to prove
+  // they belong (a fifth of its time at 1M states); it is redundant once attached.
+  const bound = escapeIdentifier(`sync_row_state_${table}_bound`);
+  await db.query(`${createPartition(table)}; ALTER TABLE ${statePartition(table)} ADD CONSTRAINT ${bound} CHECK (table_name = ${escapeLiteral(table)})`);
   return {
     into: statePartition(table),
     done: async () => {
-      await db.query(attachPartition(table));
+      await db.query(`${attachPartition(table)}; ALTER TABLE ${statePartition(table)} DROP CONSTRAINT ${bound}`);
     },
   };
 }

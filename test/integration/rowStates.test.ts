@@ -65,7 +65,17 @@ describe('row states, one partition per table', () => {
       const states = await loadStates(load, 'drivers');
       expect(states.into).toBe('"sync_row_state_drivers"');
       await load.query(`INSERT INTO ${states.into} (table_name, legacy_id, content_hash) SELECT 'drivers', g, 'h' || g FROM generate_series(1, 500) g`);
+      // Until attached, a CHECK of its bound refuses another table's state...
+      await load.query('SAVEPOINT other_table');
+      await expect(load.query(`INSERT INTO ${states.into} (table_name, legacy_id, content_hash) VALUES ('clients', 1, 'h')`)).rejects.toMatchObject({ code: '23514' });
+      await load.query('ROLLBACK TO SAVEPOINT other_table');
+      // ...so that attaching need not read every state to prove they belong (PostgreSQL says so at DEBUG1).
+      const notices: string[] = [];
+      load.on('notice', (n) => notices.push(n.message ?? ''));
+      await load.query(`SET LOCAL client_min_messages = debug1`);
       await states.done();
+      await load.query(`SET LOCAL client_min_messages = notice`);
+      expect(notices).toContain('partition constraint for table "sync_row_state_drivers" is implied by existing constraints');
       // The load has not committed: another session neither waits for it nor sees its states.
       const other = await pool.connect();
       try {
@@ -83,6 +93,8 @@ describe('row states, one partition per table', () => {
     }
     expect((await layout(pool)).keys).toContain('sync_row_state_drivers_pkey');
     expect((await pool.query(`SELECT count(*)::int AS n FROM sync_row_state WHERE table_name = 'drivers'`)).rows[0].n).toBe(500);
+    // Attached, the bound holds the partition: its CHECK is gone.
+    expect((await pool.query(`SELECT conname FROM pg_constraint WHERE conrelid = 'sync_row_state_drivers'::regclass AND contype = 'c'`)).rows).toEqual([]);
   });
 });
 
