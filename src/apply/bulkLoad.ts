@@ -14,7 +14,7 @@ import { enqueueRows, hasQueued, settleRows } from '../state/rowQueue';
 import { loadStates, STALE, statePartition } from '../state/rowState';
 import { addBatchCounts } from '../state/runs';
 import { loadColumns, STATE_COLUMNS, type PreparedPage } from './loadPage';
-import { PagePreparers, startPageThreads } from './loadThreads';
+import { PagePreparers } from './loadThreads';
 import { readParentIds } from './parentIds';
 import { asSync } from './postgresSink';
 
@@ -64,7 +64,6 @@ export async function loadEmptyTable(
   pages: LoadSource,
   ctx: { runId: string; batchKey: string; threads: number; progress: (read: number) => void },
 ): Promise<BatchResult | null> {
-  startPageThreads({ threads: ctx.threads });
   try {
     return await inTransaction(pool, (client) => loadInTransaction(client, config, cfg, eudc, pages, ctx));
   } catch (err) {

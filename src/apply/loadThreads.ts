@@ -23,9 +23,9 @@ import { ParentIds } from './parentIds';
  * The threads outlive a load: a thread takes ~0.2 s to start and prepare its first page
  * (loading its modules and decoder tables, then running cold code), against ~0.02 s for a
  * page once warm, and a first cycle loads its tables one after another. They are started
- * LOAD_THREADS at a time as a load begins (startPageThreads), so that they start while the
- * load takes its locks and so that a table with a natural key leaves the others started for
- * the next load, and stopped once no load has used them for IDLE_MS.
+ * LOAD_THREADS at a time, so that a table with a natural key leaves the others started for the
+ * next load, and stopped once no load has used them for IDLE_MS. (Started as each load begins
+ * instead, they competed with the first cycle's first loads for the cores: slower, measured.)
  */
 
 /** What a thread needs to prepare a table's pages. */
@@ -105,33 +105,19 @@ class PageThread {
 const idle: PageThread[] = [];
 let idleTimer: NodeJS.Timeout | null = null;
 
-/** Idle threads started until there are `count` of them; stopped after IDLE_MS if no load takes them. */
+/** Idle threads started until there are `count` of them. */
 function startThreads(script: string, count: number): void {
   while (idle.length < count) {
     const t = new PageThread(script);
     t.inUse(false);
     idle.push(t);
   }
-  stopIdleLater();
-}
-
-function stopIdleLater(): void {
-  if (idleTimer) clearTimeout(idleTimer);
-  idleTimer = setTimeout(() => idle.splice(0).forEach((t) => void t.stop()), IDLE_MS);
-  idleTimer.unref();
-}
-
-/**
- * Threads for a load about to begin, started now: they start (~35 ms) and warm their decoder
- * (~30 ms) while the load takes its locks and its first pages arrive, rather than after.
- */
-export function startPageThreads(opts: { threads: number }): void {
-  const script = opts.threads > 0 ? threadScript() : null;
-  if (script) startThreads(script, Math.min(opts.threads, os.availableParallelism()));
 }
 
 /** `count` threads for a load; started `started` at a time when there are too few. */
 function takeThreads(script: string, count: number, started: number): PageThread[] {
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = null;
   if (idle.length < count) startThreads(script, Math.max(count, started));
   const taken = idle.splice(0, count);
   taken.forEach((t) => t.inUse(true));
@@ -151,7 +137,9 @@ function returnThreads(script: string, threads: PageThread[], keep: number, held
     } else void t.stop();
   }
   if (heldKeys) startThreads(script, keep);
-  stopIdleLater();
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => idle.splice(0).forEach((t) => void t.stop()), IDLE_MS);
+  idleTimer.unref();
 }
 
 export class PagePreparers {
@@ -220,7 +208,8 @@ function receivedPage(page: RawPage): RawPage {
 }
 
 if (!isMainThread && parentPort && (workerData as { pageThread?: boolean } | undefined)?.pageThread) {
-  // The decoder's tables built before the first page comes, not while the load waits for it.
+  // The decoder's tables built as the thread starts (~30 ms): a thread started for the next load
+  // builds them before its first page comes, not while the load waits for it.
   warmUpCp950();
   const port = parentPort;
   let load: LoadTable | null = null;
