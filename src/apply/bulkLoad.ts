@@ -14,7 +14,7 @@ import { enqueueRows, hasQueued, settleRows } from '../state/rowQueue';
 import { loadStates, STALE, statePartition } from '../state/rowState';
 import { addBatchCounts } from '../state/runs';
 import { loadColumns, STATE_COLUMNS, type PreparedPage } from './loadPage';
-import { PagePreparers } from './loadThreads';
+import { PagePreparers, type Prepared } from './loadThreads';
 import { readParentIds } from './parentIds';
 import { asSync } from './postgresSink';
 
@@ -117,9 +117,9 @@ async function loadInTransaction(
   }
   const next = async () => head.shift() ?? read();
   const preparers = new PagePreparers(config, cfg, eudc, parents, { threads: head.length > 1 ? ctx.threads : 0 });
+  // Pages being prepared on other threads while this one writes: each thread one ahead.
+  const ahead: Promise<Prepared>[] = [];
   try {
-    // Pages being prepared on other threads while this one writes: each thread one ahead.
-    const ahead: Promise<PreparedPage>[] = [];
     const fill = async () => {
       while (ahead.length < preparers.depth) {
         const page = await next();
@@ -129,7 +129,7 @@ async function loadInTransaction(
     };
     let writing: Promise<void> | null = null;
     for (await fill(); ahead.length > 0; await fill()) {
-      const p = await ahead.shift()!;
+      const { page: p, release } = await ahead.shift()!;
       // Ids in the order the rows are written: the load's rows are one range, firstId..
       const rows = Buffer.from(p.rows.buffer, p.rows.byteOffset, p.rows.byteLength);
       for (const at of p.idAt) rows.writeInt32BE(nextId++, at);
@@ -140,12 +140,14 @@ async function loadInTransaction(
       totals.lastLegacyId = Math.max(totals.lastLegacyId, p.lastId);
       // One page in PostgreSQL's hands while the next ones are prepared.
       await writing;
-      writing = handled(writePage(client, mapping.legacyTable, table, columns, states.into, rows, p, ctx.runId, earlier));
+      writing = handled(writePage(client, mapping.legacyTable, table, columns, states.into, rows, p, ctx.runId, earlier).finally(release));
       ctx.progress(totals.read);
       collectYoung();
     }
     await writing;
   } finally {
+    // Pages prepared and not written (the load failed) give their memory back all the same.
+    for (const p of ahead) p.then((x) => x.release(), () => {});
     preparers.close();
   }
 

@@ -22,9 +22,10 @@ export class BinaryCopy {
   private at = 0;
   rows = 0;
 
-  constructor(sizeHint = 1 << 20) {
+  /** `into`: memory to write into (reused from page to page) until the data outgrows it. */
+  constructor(sizeHint = 1 << 20, into?: Buffer) {
     // Never a slice of Node's shared pool: the data may be handed to another thread.
-    this.buf = Buffer.allocUnsafeSlow(Math.max(sizeHint, 64));
+    this.buf = into && into.length >= 64 ? into : Buffer.allocUnsafeSlow(Math.max(sizeHint, 64));
     this.bytes(SIGNATURE);
     this.int32(0); // flags
     this.int32(0); // header extension length
@@ -140,7 +141,7 @@ export class BinaryCopy {
     this.buf.writeInt32BE(this.at - start - 4, start);
   }
 
-  /** The data with its trailer (a view of the writer's own buffer, which nothing else shares); the writer is done. */
+  /** The data with its trailer (a view of the writer's own buffer, or of `into` if it held them); the writer is done. */
   finish(): Buffer {
     this.room(2);
     this.buf.writeInt16BE(-1, this.at);

@@ -45,6 +45,10 @@ export function loadColumns(cfg: TableConfig): string[] {
 
 export const STATE_COLUMNS = 'table_name, legacy_id, content_hash, legacy_ts';
 
+/** About what a row and its state take as COPY data: the first size of a page's buffers. */
+export const ROW_BYTES = 160;
+export const STATE_BYTES = 90;
+
 const NO_OWNERS = new Map<string, { id: number; legacyId: number | null }>();
 /** Where a tuple's first value (its id, a 4-byte integer) is: after the field count (2 bytes) and its length (4). */
 const ID_OFFSET = 6;
@@ -57,7 +61,7 @@ const ID_OFFSET = 6;
  * holding a page's worth of row objects that every young collection would copy (and, a page
  * being larger than the young generation, move to the old one).
  */
-export function prepareLoadPage(t: LoadTable, page: RawPage): PreparedPage {
+export function prepareLoadPage(t: LoadTable, page: RawPage, into?: { rows: Buffer; states: Buffer }): PreparedPage {
   const { cfg } = t;
   const mapping = cfg.mapping;
   let evidence: TableEvidence | undefined;
@@ -69,8 +73,8 @@ export function prepareLoadPage(t: LoadTable, page: RawPage): PreparedPage {
   };
   const columns = loadColumns(cfg);
   const types = typesOf(cfg, columns);
-  const out = new BinaryCopy(page.count * 160);
-  const states = new BinaryCopy(page.count * 90);
+  const out = new BinaryCopy(page.count * ROW_BYTES, into?.rows);
+  const states = new BinaryCopy(page.count * STATE_BYTES, into?.states);
   const idAt: number[] = [];
   const held: HeldRow[] = [];
   const waiting: { legacyId: number; reason: string }[] = [];

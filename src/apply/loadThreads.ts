@@ -8,7 +8,7 @@ import { parseSyncConfig, tableConfig, type SyncConfig, type TableConfig } from 
 import { warmUpCp950 } from '../encoding/cp950';
 import type { EudcMap } from '../encoding/eudc';
 import { PROJECT_ROOT } from '../paths';
-import { prepareLoadPage, type LoadTable, type PreparedPage } from './loadPage';
+import { prepareLoadPage, ROW_BYTES, STATE_BYTES, type LoadTable, type PreparedPage } from './loadPage';
 import { ParentIds } from './parentIds';
 
 /**
@@ -38,8 +38,39 @@ interface TableStart {
   parents: Map<string, ParentIds>;
 }
 
-type Message = { table: TableStart } | { page: RawPage };
-type Reply = { ok: true; page: PreparedPage } | { ok: false; message: string; stack?: string };
+/**
+ * A page's bytes and its COPY data cross between threads through slots of memory both share,
+ * each used by page after page. A message would copy them (a Redis reply's slice of a larger
+ * buffer, whole); a transfer needs memory of its own per page, and every MB of those counts
+ * towards the receiving thread's next full collection: the main thread's (~55 MB of heap to
+ * mark) came every 25 pages. Slots are made as the pipeline needs them, and larger when a
+ * page outgrew one (that page's data then crosses on its own, moved).
+ */
+interface OutputSlot {
+  rows: SharedArrayBuffer;
+  states: SharedArrayBuffer;
+}
+/** COPY data in the page's output slot (its first `bytes`), or on its own when it outgrew the slot. */
+type SlotData = { bytes: number } | Uint8Array;
+type PageOut = Omit<PreparedPage, 'rows' | 'states'> & { rows: SlotData; states: SlotData };
+
+type Message =
+  | { table: TableStart }
+  /** A page, its bytes in input slot `input` (sent along when new or grown). */
+  | { page: Omit<RawPage, 'blob'>; input: number; bytes: number; inputMemory?: SharedArrayBuffer }
+  /** Output slot `free` is written to PostgreSQL: the thread may use it again. */
+  | { free: number };
+/** Each reply names the page's output slot, and carries its memory when the thread made it new. */
+type Reply = { slot: number; memory?: OutputSlot } & ({ ok: true; page: PageOut } | { ok: false; message: string; stack?: string });
+
+/** A prepared page, and the call that gives its memory back once PostgreSQL has its data. */
+export interface Prepared {
+  page: PreparedPage;
+  release(): void;
+}
+
+/** Room for `bytes` and a quarter more (pages of a table differ a little), 64 KB at least. */
+const roomFor = (bytes: number) => Math.max(64 * 1024, Math.ceil(bytes * 1.25));
 
 const THREAD_SCRIPT = 'loadThreads.js';
 /** How long started threads wait for the next load before they stop. */
@@ -48,16 +79,25 @@ const IDLE_MS = 60_000;
 /** A page thread: its replies answer its pages in the order they were sent. */
 class PageThread {
   private readonly worker: Worker;
-  private readonly waiting: { resolve: (p: PreparedPage) => void; reject: (e: Error) => void }[] = [];
+  private readonly waiting: { input: number; resolve: (p: Prepared) => void; reject: (e: Error) => void }[] = [];
   private failure: Error | null = null;
+  /** Input slots by number, and the ones no page is in. */
+  private readonly inputs: SharedArrayBuffer[] = [];
+  private readonly freeInputs: number[] = [];
+  /** Output slots by number, as the thread made them. */
+  private readonly outputs: OutputSlot[] = [];
 
   constructor(script: string) {
     // Their young generation is the worker's setting for its threads (src/temporal/worker.ts).
     this.worker = new Worker(script, { workerData: { pageThread: true } });
     this.worker.on('message', (r: Reply) => {
       const q = this.waiting.shift()!;
-      if (r.ok) q.resolve(r.page);
-      else q.reject(Object.assign(new Error(r.message), { stack: r.stack }));
+      this.freeInputs.push(q.input);
+      if (r.memory) this.outputs[r.slot] = r.memory;
+      if (!r.ok) return q.reject(Object.assign(new Error(r.message), { stack: r.stack }));
+      const out = this.outputs[r.slot];
+      const data = (d: SlotData, memory: SharedArrayBuffer) => (d instanceof Uint8Array ? d : Buffer.from(memory, 0, d.bytes));
+      q.resolve({ page: { ...r.page, rows: data(r.page.rows, out.rows), states: data(r.page.states, out.states) }, release: () => this.post({ free: r.slot }) });
     });
     const fail = (err: Error) => {
       this.failure ??= err;
@@ -79,21 +119,28 @@ class PageThread {
 
   /** The table whose pages follow. */
   begin(start: TableStart): void {
-    this.worker.postMessage({ table: start } satisfies Message);
+    this.post({ table: start });
   }
 
-  prepare(page: RawPage): Promise<PreparedPage> {
+  prepare(page: RawPage): Promise<Prepared> {
     if (this.failure) return Promise.reject(this.failure);
-    // A page's bytes are mostly a view of a larger buffer (a Redis reply is a slice of the
-    // client's pool of several MB), which a message would copy whole: a copy of just the page
-    // is handed over instead, moved rather than copied again. allocUnsafeSlow, as it never hands
-    // out a slice of Node's own small-buffer pool, which may not be moved (newer Node throws).
-    const blob = Buffer.allocUnsafeSlow(page.blob.length);
-    page.blob.copy(blob);
+    const { blob, ...rest } = page;
+    let input = this.freeInputs.pop();
+    let inputMemory: SharedArrayBuffer | undefined;
+    if (input === undefined || this.inputs[input].byteLength < blob.length) {
+      input ??= this.inputs.length;
+      this.inputs[input] = inputMemory = new SharedArrayBuffer(roomFor(blob.length));
+    }
+    blob.copy(Buffer.from(this.inputs[input]));
+    const message: Message = { page: rest, input, bytes: blob.length, inputMemory };
     return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
-      this.worker.postMessage({ page: { ...page, blob } } satisfies Message, [blob.buffer]);
+      this.waiting.push({ input: input!, resolve, reject });
+      this.post(message);
     });
+  }
+
+  private post(message: Message): void {
+    if (!this.failure) this.worker.postMessage(message);
   }
 
   stop(): Promise<number> {
@@ -171,10 +218,10 @@ export class PagePreparers {
   }
 
   /** The page, prepared; pages go to the threads in turn, each thread's in the order given. */
-  prepare(page: RawPage): Promise<PreparedPage> {
+  prepare(page: RawPage): Promise<Prepared> {
     if (this.local) {
       try {
-        return Promise.resolve(prepareLoadPage(this.local, page));
+        return Promise.resolve({ page: prepareLoadPage(this.local, page), release: () => {} });
       } catch (err) {
         return Promise.reject(err);
       }
@@ -213,6 +260,11 @@ if (!isMainThread && parentPort && (workerData as { pageThread?: boolean } | und
   warmUpCp950();
   const port = parentPort;
   let load: LoadTable | null = null;
+  const inputs: SharedArrayBuffer[] = [];
+  const outputs: { memory: OutputSlot; rows: Buffer; states: Buffer }[] = [];
+  const freeOutputs: number[] = [];
+  /** The most a page's data took: slots are made that large (and a quarter more). */
+  const most = { rows: 0, states: 0 };
   port.on('message', (m: Message) => {
     if ('table' in m) {
       const start = m.table;
@@ -220,14 +272,34 @@ if (!isMainThread && parentPort && (workerData as { pageThread?: boolean } | und
       load = { cfg: tableConfig(parseSyncConfig({ tables: start.tables }), start.table), eudc: start.eudc, parents, insertedKeys: new Map() };
       return;
     }
+    if ('free' in m) {
+      freeOutputs.push(m.free);
+      return;
+    }
+    if (m.inputMemory) inputs[m.input] = m.inputMemory;
+    const want = { rows: Math.max(most.rows, m.page.count * ROW_BYTES), states: Math.max(most.states, m.page.count * STATE_BYTES) };
+    let slot = freeOutputs.pop();
+    let memory: OutputSlot | undefined;
+    if (slot === undefined || outputs[slot].rows.length < want.rows || outputs[slot].states.length < want.states) {
+      slot ??= outputs.length;
+      memory = { rows: new SharedArrayBuffer(roomFor(want.rows)), states: new SharedArrayBuffer(roomFor(want.states)) };
+      outputs[slot] = { memory, rows: Buffer.from(memory.rows), states: Buffer.from(memory.states) };
+    }
+    const out = outputs[slot];
     let reply: Reply;
     try {
       if (!load) throw new Error('a page came before its table');
-      reply = { ok: true, page: prepareLoadPage(load, receivedPage(m.page)) };
+      const p = prepareLoadPage(load, receivedPage({ ...m.page, blob: Buffer.from(inputs[m.input], 0, m.bytes) }), out);
+      most.rows = Math.max(most.rows, p.rows.byteLength);
+      most.states = Math.max(most.states, p.states.byteLength);
+      const data = (d: Uint8Array, memory: Buffer): SlotData => (d.buffer === memory.buffer ? { bytes: d.byteLength } : d);
+      reply = { ok: true, slot, memory, page: { ...p, rows: data(p.rows, out.rows), states: data(p.states, out.states) } };
     } catch (err) {
-      reply = { ok: false, message: (err as Error).message, stack: (err as Error).stack };
+      // Nothing of the page is in the slot for anyone to give back.
+      freeOutputs.push(slot);
+      reply = { ok: false, slot, memory, message: (err as Error).message, stack: (err as Error).stack };
     }
-    const transfer = reply.ok ? [reply.page.rows.buffer, reply.page.states.buffer, reply.page.idAt.buffer] : [];
-    port.postMessage(reply, transfer as ArrayBuffer[]);
+    const moved = reply.ok ? [reply.page.idAt, reply.page.rows, reply.page.states].flatMap((d) => (d instanceof Uint8Array || d instanceof Uint32Array ? [d.buffer] : [])) : [];
+    port.postMessage(reply, moved as ArrayBuffer[]);
   });
 }
