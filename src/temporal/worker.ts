@@ -57,14 +57,15 @@ function workflowCode(): { code: { workflowBundle: { codePath: string } } | { wo
 
 /**
  * The threads a worker starts after this (the SDK's workflow thread, a load's page threads)
- * get a young generation of at most 2 MB per semi-space instead of V8's 16: their objects die
+ * get a young generation of at most 1 MB per semi-space instead of V8's 16: their objects die
  * young (a page is prepared row by row), and V8 otherwise grows it to its largest, per thread.
  * The flag is the process's, and V8 takes it over a thread's own resourceLimits. 1M load, core
- * worker peak: 4 MB (the setting before) 250-255 MB, 2 MB 230-238, the load's rate and the
- * cycles' times within the runs' spread. The main thread's is set only by a flag at node's start
- * (the image's NODE_OPTIONS, docs/runbook.md).
+ * worker peak: 4 MB 250-255 MB, 2 MB 230-238, the load's rate and the cycles' times within the
+ * runs' spread; 10M load: 2 MB 251.7 MB, 1 MB 236.4, for ~4 % more of the worker's CPU (the
+ * rate the same). The main thread's is set only by a flag at node's start (the image's
+ * NODE_OPTIONS, docs/runbook.md).
  */
-const THREAD_SEMI_SPACE_MB = 2;
+const THREAD_SEMI_SPACE_MB = 1;
 
 let runtimeInstalled = false;
 
