@@ -72,6 +72,30 @@ export interface Prepared {
 /** Room for `bytes` and a quarter more (pages of a table differ a little), 64 KB at least. */
 const roomFor = (bytes: number) => Math.max(64 * 1024, Math.ceil(bytes * 1.25));
 
+/** One side's slots by number: a free one taken for the next page, or one made when none is free or large enough. */
+class Slots<T> {
+  private readonly all: T[] = [];
+  private readonly free: number[] = [];
+
+  /** A slot for the next page; `made` when it is new memory, which the other thread must be sent. */
+  take(fits: (memory: T) => boolean, make: () => T): { slot: number; made?: T } {
+    let slot = this.free.pop();
+    if (slot !== undefined && fits(this.all[slot])) return { slot };
+    slot ??= this.all.length;
+    const made = make();
+    this.all[slot] = made;
+    return { slot, made };
+  }
+
+  get(slot: number): T {
+    return this.all[slot];
+  }
+
+  give(slot: number): void {
+    this.free.push(slot);
+  }
+}
+
 const THREAD_SCRIPT = 'loadThreads.js';
 /** How long started threads wait for the next load before they stop. */
 const IDLE_MS = 60_000;
@@ -81,9 +105,7 @@ class PageThread {
   private readonly worker: Worker;
   private readonly waiting: { input: number; resolve: (p: Prepared) => void; reject: (e: Error) => void }[] = [];
   private failure: Error | null = null;
-  /** Input slots by number, and the ones no page is in. */
-  private readonly inputs: SharedArrayBuffer[] = [];
-  private readonly freeInputs: number[] = [];
+  private readonly inputs = new Slots<SharedArrayBuffer>();
   /** Output slots by number, as the thread made them. */
   private readonly outputs: OutputSlot[] = [];
 
@@ -92,7 +114,7 @@ class PageThread {
     this.worker = new Worker(script, { workerData: { pageThread: true } });
     this.worker.on('message', (r: Reply) => {
       const q = this.waiting.shift()!;
-      this.freeInputs.push(q.input);
+      this.inputs.give(q.input);
       if (r.memory) this.outputs[r.slot] = r.memory;
       if (!r.ok) return q.reject(Object.assign(new Error(r.message), { stack: r.stack }));
       const out = this.outputs[r.slot];
@@ -125,16 +147,14 @@ class PageThread {
   prepare(page: RawPage): Promise<Prepared> {
     if (this.failure) return Promise.reject(this.failure);
     const { blob, ...rest } = page;
-    let input = this.freeInputs.pop();
-    let inputMemory: SharedArrayBuffer | undefined;
-    if (input === undefined || this.inputs[input].byteLength < blob.length) {
-      input ??= this.inputs.length;
-      this.inputs[input] = inputMemory = new SharedArrayBuffer(roomFor(blob.length));
-    }
-    blob.copy(Buffer.from(this.inputs[input]));
+    const { slot: input, made: inputMemory } = this.inputs.take(
+      (memory) => memory.byteLength >= blob.length,
+      () => new SharedArrayBuffer(roomFor(blob.length)),
+    );
+    blob.copy(Buffer.from(this.inputs.get(input)));
     const message: Message = { page: rest, input, bytes: blob.length, inputMemory };
     return new Promise((resolve, reject) => {
-      this.waiting.push({ input: input!, resolve, reject });
+      this.waiting.push({ input, resolve, reject });
       this.post(message);
     });
   }
@@ -260,9 +280,9 @@ if (!isMainThread && parentPort && (workerData as { pageThread?: boolean } | und
   warmUpCp950();
   const port = parentPort;
   let load: LoadTable | null = null;
+  /** Input slots by number, as the main thread made them. */
   const inputs: SharedArrayBuffer[] = [];
-  const outputs: { memory: OutputSlot; rows: Buffer; states: Buffer }[] = [];
-  const freeOutputs: number[] = [];
+  const outputs = new Slots<OutputSlot>();
   /** The most a page's data took: slots are made that large (and a quarter more). */
   const most = { rows: 0, states: 0 };
   port.on('message', (m: Message) => {
@@ -273,33 +293,31 @@ if (!isMainThread && parentPort && (workerData as { pageThread?: boolean } | und
       return;
     }
     if ('free' in m) {
-      freeOutputs.push(m.free);
+      outputs.give(m.free);
       return;
     }
     if (m.inputMemory) inputs[m.input] = m.inputMemory;
     const want = { rows: Math.max(most.rows, m.page.count * ROW_BYTES), states: Math.max(most.states, m.page.count * STATE_BYTES) };
-    let slot = freeOutputs.pop();
-    let memory: OutputSlot | undefined;
-    if (slot === undefined || outputs[slot].rows.length < want.rows || outputs[slot].states.length < want.states) {
-      slot ??= outputs.length;
-      memory = { rows: new SharedArrayBuffer(roomFor(want.rows)), states: new SharedArrayBuffer(roomFor(want.states)) };
-      outputs[slot] = { memory, rows: Buffer.from(memory.rows), states: Buffer.from(memory.states) };
-    }
-    const out = outputs[slot];
+    const { slot, made: memory } = outputs.take(
+      (o) => o.rows.byteLength >= want.rows && o.states.byteLength >= want.states,
+      () => ({ rows: new SharedArrayBuffer(roomFor(want.rows)), states: new SharedArrayBuffer(roomFor(want.states)) }),
+    );
+    const out = outputs.get(slot);
     let reply: Reply;
     try {
       if (!load) throw new Error('a page came before its table');
-      const p = prepareLoadPage(load, receivedPage({ ...m.page, blob: Buffer.from(inputs[m.input], 0, m.bytes) }), out);
+      const p = prepareLoadPage(load, receivedPage({ ...m.page, blob: Buffer.from(inputs[m.input], 0, m.bytes) }), { rows: Buffer.from(out.rows), states: Buffer.from(out.states) });
       most.rows = Math.max(most.rows, p.rows.byteLength);
       most.states = Math.max(most.states, p.states.byteLength);
-      const data = (d: Uint8Array, memory: Buffer): SlotData => (d.buffer === memory.buffer ? { bytes: d.byteLength } : d);
+      const data = (d: Uint8Array, memory: SharedArrayBuffer): SlotData => (d.buffer === memory ? { bytes: d.byteLength } : d);
       reply = { ok: true, slot, memory, page: { ...p, rows: data(p.rows, out.rows), states: data(p.states, out.states) } };
     } catch (err) {
       // Nothing of the page is in the slot for anyone to give back.
-      freeOutputs.push(slot);
+      outputs.give(slot);
       reply = { ok: false, slot, memory, message: (err as Error).message, stack: (err as Error).stack };
     }
-    const moved = reply.ok ? [reply.page.idAt, reply.page.rows, reply.page.states].flatMap((d) => (d instanceof Uint8Array || d instanceof Uint32Array ? [d.buffer] : [])) : [];
+    // What did not stay in the slot is moved, not copied.
+    const moved = reply.ok ? [reply.page.idAt, reply.page.rows, reply.page.states].filter((d) => ArrayBuffer.isView(d)).map((d) => d.buffer) : [];
     port.postMessage(reply, moved as ArrayBuffer[]);
   });
 }
