@@ -22,10 +22,12 @@ import { ParentIds } from './parentIds';
  *
  * The threads outlive a load: a thread takes ~0.2 s to start and prepare its first page
  * (loading its modules and decoder tables, then running cold code), against ~0.02 s for a
- * page once warm, and a first cycle loads its tables one after another. They are started
- * LOAD_THREADS at a time, so that a table with a natural key leaves the others started for the
- * next load, and stopped once no load has used them for IDLE_MS. (Started as each load begins
- * instead, they competed with the first cycle's first loads for the cores: slower, measured.)
+ * page once warm, and a first cycle loads its tables one after another. A core worker starts
+ * them as it starts (startPageThreads), so that its first load finds them ready; a load that
+ * finds too few starts LOAD_THREADS at a time, so that a table with a natural key leaves the
+ * others started for the next load. They stop once no load has used them for IDLE_MS.
+ * (Started as each load begins instead, they competed with the first cycle's first loads for
+ * the cores: slower, measured.)
  */
 
 /** What a thread needs to prepare a table's pages. */
@@ -181,6 +183,25 @@ function startThreads(script: string, count: number): void {
   }
 }
 
+/** Stops the idle threads once no load has taken them for IDLE_MS. */
+function stopWhenIdle(): void {
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => idle.splice(0).forEach((t) => void t.stop()), IDLE_MS);
+  idleTimer.unref();
+}
+
+/**
+ * Page threads started ahead of any load, as many as a load of a table without a natural key
+ * takes (`threads`, LOAD_THREADS, no more than the cores); none when pages are prepared on the
+ * calling thread. They stop after IDLE_MS if no load comes.
+ */
+export function startPageThreads(threads: number): void {
+  const script = threads > 0 ? threadScript() : null;
+  if (!script) return;
+  startThreads(script, Math.min(threads, os.availableParallelism()));
+  stopWhenIdle();
+}
+
 /** `count` threads for a load; started `started` at a time when there are too few. */
 function takeThreads(script: string, count: number, started: number): PageThread[] {
   if (idleTimer) clearTimeout(idleTimer);
@@ -204,9 +225,7 @@ function returnThreads(script: string, threads: PageThread[], keep: number, held
     } else void t.stop();
   }
   if (heldKeys) startThreads(script, keep);
-  if (idleTimer) clearTimeout(idleTimer);
-  idleTimer = setTimeout(() => idle.splice(0).forEach((t) => void t.stop()), IDLE_MS);
-  idleTimer.unref();
+  stopWhenIdle();
 }
 
 export class PagePreparers {

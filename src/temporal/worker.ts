@@ -6,6 +6,7 @@ import { DefaultLogger, Runtime, Worker, type NativeConnection } from '@temporal
 import { createCoreActivities } from '../../activities/core';
 import { closeDeps, createCoreDeps, createLegacyDeps, type CoreDeps, type LegacyDeps } from '../../activities/deps';
 import { createLegacyActivities } from '../../activities/legacy';
+import { startPageThreads } from '../apply/loadThreads';
 import type { AppEnv, LegacyEnv } from '../config/env';
 import type { Target, WorkerRole } from '../shared';
 import { connectWorker } from './connection';
@@ -109,6 +110,8 @@ export async function createWorkers(env: LegacyEnv, role: WorkerRole, opts: Work
     if (role !== 'legacy') {
       if (!env.DATABASE_URL) throw Object.assign(new Error('DATABASE_URL is not set: a core worker needs PostgreSQL'), { name: 'ConfigError' });
       core = createCoreDeps(env as AppEnv, opts.core);
+      // Ready before the first load asks for them (the first cycle's first table waited ~0.2 s for its thread).
+      startPageThreads(core.env.LOAD_THREADS);
       const { code, workflowModules } = opts.workflowBundle ? { code: { workflowBundle: opts.workflowBundle }, workflowModules: [] } : workflowCode();
       workers.push(
         await Worker.create({
