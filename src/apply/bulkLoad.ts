@@ -157,7 +157,10 @@ async function loadInTransaction(
   // Statistics of what the load wrote, committed with it (as pg_restore's users ANALYZE after a
   // restore): until autovacuum's next pass the planner takes the tables for what they held before,
   // and reads every row state of the table to find a batch's thousand. The columns the sync looks
-  // rows up by (a quarter of the cost of every column); autovacuum does the rest later.
+  // rows up by (a quarter of the cost of every column), from a sample of 3,000 rows rather than
+  // 30,000 (at 1M rows, ~15 ms instead of ~95): enough for the tables' sizes and that the keys are
+  // unique. Autovacuum's pass after the commit does every column from the full sample.
+  await client.query(`SET LOCAL default_statistics_target = 10`);
   await client.query(`ANALYZE ${table} (id, legacy_id), ${statePartition(mapping.legacyTable)} (table_name, legacy_id)`);
   await journalInsertedRange(client, { runId: ctx.runId, batchKey: ctx.batchKey, table, firstId, lastId: nextId - 1 });
   const result: BatchResult = {

@@ -60,6 +60,13 @@ describe('legacy → new sync on Temporal', () => {
     // tables' sizes unknown until autovacuum.
     const stats = await h.pool.query<{ relname: string; reltuples: number }>(`SELECT relname, reltuples FROM pg_class WHERE relname IN ('orders', 'sync_row_state_deliveries')`);
     expect(Object.fromEntries(stats.rows.map((r) => [r.relname, Number(r.reltuples)]))).toEqual({ orders: 3000, sync_row_state_deliveries: 3000 });
+    // From the load's small sample (10 histogram buckets, not the default 100), unless autovacuum analyzed the table since.
+    const bounds = await h.pool.query<{ n: number; auto: boolean }>(
+      `SELECT array_length(histogram_bounds::text::bigint[], 1) AS n,
+              (SELECT last_autoanalyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'orders') AS auto
+         FROM pg_stats WHERE tablename = 'orders' AND attname = 'legacy_id'`,
+    );
+    expect(bounds.rows[0].auto || bounds.rows[0].n === 11).toBe(true);
 
     // Every PostgreSQL row equals the contract mapping of its legacy row.
     const db = new Database(h.legacyPath, { readonly: true });
