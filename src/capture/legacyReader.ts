@@ -122,8 +122,13 @@ function parsePage(mapping: TableMapping, blob: Buffer, record: (id: number, val
   const end = blob.length;
   let p = 0;
   while (p < end) {
+    // Past the end a byte reads as undefined: a page cut short stops with an error, not a loop without end.
+    const start = p;
     let id = 0;
-    for (let b = blob[p]; b !== COMMA; b = blob[++p]) id = id * 10 + b - 0x30;
+    for (let b = blob[p]; b !== COMMA; b = blob[++p]) {
+      if (b === undefined) throw cutShort(mapping, blob, start);
+      id = id * 10 + b - 0x30;
+    }
     p++;
     for (let i = 0; i < ints.length; i++) {
       let b = blob[p];
@@ -135,7 +140,10 @@ function parsePage(mapping: TableMapping, blob: Buffer, record: (id: number, val
       const neg = b === MINUS;
       if (neg) b = blob[++p];
       let v = 0;
-      for (; b !== COMMA; b = blob[++p]) v = b >= 0x30 && b <= 0x39 ? v * 10 + b - 0x30 : NaN;
+      for (; b !== COMMA; b = blob[++p]) {
+        if (b === undefined) throw cutShort(mapping, blob, start);
+        v = b >= 0x30 && b <= 0x39 ? v * 10 + b - 0x30 : NaN;
+      }
       p++;
       values[ints[i]] = neg ? -v : v;
     }
@@ -144,7 +152,10 @@ function parsePage(mapping: TableMapping, blob: Buffer, record: (id: number, val
       const neg = b === MINUS;
       if (neg) b = blob[++p];
       let v = 0;
-      for (; b !== COMMA && b !== SEMICOLON; b = blob[++p]) v = v * 10 + b - 0x30;
+      for (; b !== COMMA && b !== SEMICOLON; b = blob[++p]) {
+        if (b === undefined) throw cutShort(mapping, blob, start);
+        v = v * 10 + b - 0x30;
+      }
       p++;
       lens[i] = neg ? -v : v;
     }
@@ -152,12 +163,17 @@ function parsePage(mapping: TableMapping, blob: Buffer, record: (id: number, val
       const len = lens[i];
       if (len < 0) values[texts[i]] = null;
       else {
+        if (p + len > end) throw cutShort(mapping, blob, start);
         values[texts[i]] = blob.subarray(p, p + len);
         p += len;
       }
     }
     record(id, values);
   }
+}
+
+function cutShort(mapping: TableMapping, blob: Buffer, start: number): Error {
+  return new Error(`a page of ${mapping.legacyTable} is cut short: its record at byte ${start} runs past the page's end (${blob.length} bytes)`);
 }
 
 /** The rows of a page, in its order; irregular records are replaced by their rows read column by column. */

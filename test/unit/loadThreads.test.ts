@@ -87,4 +87,42 @@ describe('pages prepared on page threads', () => {
       threaded.close();
     }
   });
+
+  it('fails a page cut short with an error that says so, on a thread as on the loading thread, and the threads go on with the next pages', async () => {
+    // The first page and a last record that runs past its end: in its digits, or in its text bytes (5 said, 3 there).
+    const first = pages[0];
+    const kinds = (kind: string) => cfg.mapping.legacyColumns.filter((c) => c.kind === kind).length;
+    const header = ['9999', ...Array<string>(kinds('integer')).fill('1'), ...Array<string>(kinds('text') - 1).fill('-1'), '5'].join(',');
+    const cutAt = (tail: string): RawPage => ({ ...first, blob: Buffer.concat([first.blob, Buffer.from(tail, 'latin1')]) });
+    const inDigits = cutAt('9999,12');
+    const inText = cutAt(`${header};abc`);
+    const message = (page: RawPage) =>
+      `a page of deliveries is cut short: its record at byte ${first.blob.length} runs past the page's end (${page.blob.length} bytes)`;
+
+    const alone = new PagePreparers(config, cfg, eudc, parents, { threads: 0 });
+    await expect(alone.prepare(inDigits)).rejects.toThrow(message(inDigits));
+    await expect(alone.prepare(inText)).rejects.toThrow(message(inText));
+    const expected = contents((await alone.prepare(pages[1])).page);
+    alone.close();
+
+    const threaded = new PagePreparers(config, cfg, eudc, parents, { threads: 2 });
+    try {
+      // Each thread fails a page, between good ones: the failed pages' memory is taken again by the next.
+      const sent = [inDigits, pages[1], inText, pages[1], pages[1]];
+      const results = await Promise.allSettled(sent.map((p) => threaded.prepare(p)));
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      for (const [k, r] of results.entries()) {
+        if (r.status === 'rejected') expect((r.reason as Error).message).toBe(message(sent[k]));
+        else {
+          expect(contents(r.value.page)).toEqual(expected);
+          r.value.release();
+        }
+      }
+      const again = await threaded.prepare(pages[1]);
+      expect(contents(again.page)).toEqual(expected);
+      again.release();
+    } finally {
+      threaded.close();
+    }
+  });
 });
