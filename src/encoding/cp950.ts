@@ -57,25 +57,26 @@ function cp950Table(): Uint16Array {
   return (table = t);
 }
 
-const UTF16 = new TextDecoder('utf-16le');
-/** Where decodeCp950 puts its UTF-16 units: one buffer, grown as needed, instead of one per value. */
-let units = new Uint16Array(256);
-/** Short text is made from its units directly: TextDecoder's own cost per call is more than the work for a few characters. */
-const SHORT = 64;
+/**
+ * Where decodeCp950 puts the text's UTF-16LE bytes: one buffer, grown as needed, instead of one
+ * per value; the text is made from them in one call, with no view of them made per value.
+ */
+let utf16 = Buffer.allocUnsafe(512);
 
 /** CP950 bytes → text; EUDC codes through the map (first), anything inexact is refused. */
 export function decodeCp950(bytes: Buffer, eudc: EudcMap): Decoded {
   if (isAscii(bytes)) return { ok: true, value: bytes.toString('latin1') };
   const t = cp950Table();
-  // One UTF-16 unit per byte at most: ASCII is 1:1, a double-byte code 2 bytes → 1 or 2 units.
-  if (units.length < bytes.length) units = new Uint16Array(bytes.length * 2);
-  const out = units;
+  // One UTF-16 unit (2 bytes) per byte at most: ASCII is 1:1, a double-byte code 2 bytes → 1 or 2 units.
+  if (utf16.length < bytes.length * 2) utf16 = Buffer.allocUnsafe(bytes.length * 4);
+  const out = utf16;
   let n = 0;
   let i = 0;
   while (i < bytes.length) {
     const b = bytes[i];
     if (b < 0x80) {
       out[n++] = b;
+      out[n++] = 0;
       i += 1;
       continue;
     }
@@ -88,16 +89,23 @@ export function decodeCp950(bytes: Buffer, eudc: EudcMap): Decoded {
     const code = (b << 8) | tb;
     const mapped = eudc.toChar.get(code);
     if (mapped !== undefined) {
-      for (let k = 0; k < mapped.length; k++) out[n++] = mapped.charCodeAt(k);
+      for (let k = 0; k < mapped.length; k++) n = putUnit(out, n, mapped.charCodeAt(k));
     } else if (t[code] !== 0) {
-      out[n++] = t[code];
+      n = putUnit(out, n, t[code]);
     } else {
       const kind = b >= 0xfa || b <= 0xa0 || (b >= 0xc6 && b <= 0xc8) ? 'EUDC code' : 'CP950 code';
       return { ok: false, reason: `unknown ${kind} ${hex2(b)}${hex2(tb)} at offset ${i} (not in the EUDC map)` };
     }
     i += 2;
   }
-  return { ok: true, value: n <= SHORT ? String.fromCharCode.apply(null, out.subarray(0, n) as unknown as number[]) : UTF16.decode(out.subarray(0, n)) };
+  return { ok: true, value: out.toString('utf16le', 0, n) };
+}
+
+/** A UTF-16 unit at `at`, little-endian; the place after it. */
+function putUnit(out: Buffer, at: number, unit: number): number {
+  out[at] = unit & 0xff;
+  out[at + 1] = unit >>> 8;
+  return at + 2;
 }
 
 /** Strict UTF-8: null when the bytes are not valid UTF-8 (validated natively, no exception). */

@@ -112,6 +112,12 @@ describe('EUDC codes of the map', () => {
     expect(bytes(encodeCp950(text, eudc))).toBe(toHex(raw));
   });
 
+  it('a long value (hundreds of UTF-16 units, astral EUDC characters among them) decodes exactly', () => {
+    // 王 A4FD, 明 A9FA, 𡘙 FA49 (the map's, two UTF-16 units): 200 times over, 1,400 units.
+    const raw = hex('78A4FDFA49A9FA2031'.repeat(200));
+    expect(value(decodeCp950(raw, eudc))).toBe('x王𡘙明 1'.repeat(200));
+  });
+
   it('astral EUDC characters (two UTF-16 units) encode to their codes', () => {
     const astral = MAP_ENTRIES.filter(([, ch]) => ch.codePointAt(0)! > 0xffff);
     expect(astral.map(([, ch]) => ch)).toEqual(expect.arrayContaining(['𡘙', '𨭌', '𥕢', '𠀾']));
