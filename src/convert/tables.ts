@@ -83,18 +83,13 @@ export function columnPlaces(mapping: TableMapping): { ints: number[]; texts: nu
   return p;
 }
 
-/**
- * Per mapping, the inverse of columnRecord: a record's values in legacyColumns' order (a missing
- * one as null), in one array per mapping, overwritten at each call: the caller keeps none of it
- * (an array per row was a sixteenth of what preparing a load's page allocates).
- */
+/** Per mapping, the inverse of columnRecord: a record's values in legacyColumns' order (a new array; a missing one as null). */
 const columnReaders = new WeakMap<TableMapping, (record: Record<string, unknown>) => unknown[]>();
 export function columnValues<V>(mapping: TableMapping): (record: Record<string, V>) => (V | null)[] {
   let read = columnReaders.get(mapping);
   if (!read) {
-    const fill = mapping.legacyColumns.map((c, i) => `a[${i}] = r[${JSON.stringify(c.name)}] ?? null;`);
-    const make = new Function('a', `return (r) => { ${fill.join(' ')} return a; };`) as (a: unknown[]) => (record: Record<string, unknown>) => unknown[];
-    read = make(new Array<unknown>(mapping.legacyColumns.length).fill(null));
+    const values = mapping.legacyColumns.map((c) => `r[${JSON.stringify(c.name)}] ?? null`);
+    read = new Function('r', `return [${values.join(', ')}];`) as (record: Record<string, unknown>) => unknown[];
     columnReaders.set(mapping, read);
   }
   return read as (record: Record<string, V>) => (V | null)[];

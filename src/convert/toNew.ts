@@ -71,7 +71,7 @@ export function convertRow(
 ): ConversionResult {
   const { ints, texts } = columnPlaces(mapping);
   const modes = textModesOf(mapping, encodings);
-  // The row's values in column order (the mapping's one array, made into the decoded record below), each replaced by what it decodes to.
+  // The row's values in column order, each replaced by what it decodes to.
   const values: (RawRow['cols'][string] | Readings)[] = columnValues<RawRow['cols'][string]>(mapping)(row.cols);
   // Each text value read once: ASCII is its own text in every encoding and mode; other bytes both ways.
   // (A raw row's only objects are Buffers: typeof is cheaper than Buffer.isBuffer, an instanceof.)
