@@ -196,10 +196,16 @@ function stopWhenIdle(): void {
  * calling thread. They stop after IDLE_MS if no load comes.
  */
 export function startPageThreads(threads: number): void {
-  const script = threads > 0 ? threadScript() : null;
-  if (!script) return;
-  startThreads(script, Math.min(threads, os.availableParallelism()));
+  const pool = poolOf(threads);
+  if (!pool) return;
+  startThreads(pool.script, pool.size);
   stopWhenIdle();
+}
+
+/** The thread script and how many threads a load may have (`threads`, no more than the cores); null when pages are prepared on the calling thread. */
+function poolOf(threads: number): { script: string; size: number } | null {
+  const script = threads > 0 ? threadScript() : null;
+  return script ? { script, size: Math.min(threads, os.availableParallelism()) } : null;
 }
 
 /** `count` threads for a load; started `started` at a time when there are too few. */
@@ -238,15 +244,15 @@ export class PagePreparers {
 
   /** `threads`: at most this many (LOAD_THREADS), no more than the cores; 0 prepares pages on the calling thread. */
   constructor(config: SyncConfig, cfg: TableConfig, eudc: EudcMap, parents: Map<string, ParentIds>, opts: { threads: number }) {
-    const script = opts.threads > 0 ? threadScript() : null;
-    if (!script) {
+    const pool = poolOf(opts.threads);
+    if (!pool) {
       this.local = { cfg, eudc, parents, insertedKeys: new Map() };
       return;
     }
-    this.script = script;
-    this.keep = Math.min(opts.threads, os.availableParallelism());
+    this.script = pool.script;
+    this.keep = pool.size;
     this.heldKeys = Boolean(cfg.mapping.naturalKey);
-    this.threads = takeThreads(script, this.heldKeys ? 1 : this.keep, this.keep);
+    this.threads = takeThreads(pool.script, this.heldKeys ? 1 : this.keep, this.keep);
     const start: TableStart = { tables: config.tables.map(({ mapping: _m, rules: _r, ...raw }) => raw), table: cfg.legacyTable, eudc, parents };
     for (const t of this.threads) t.begin(start);
   }
