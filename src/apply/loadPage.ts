@@ -1,4 +1,5 @@
 import { eachPageRow, type RawPage } from '../capture/legacyReader';
+import { columnsHasher } from '../capture/rawRow';
 import type { TableConfig } from '../config/tables';
 import { writtenColumns } from '../convert/tables';
 import { autoTextValues, convertRow, type HeldRow } from '../convert/toNew';
@@ -80,8 +81,10 @@ export function prepareLoadPage(t: LoadTable, page: RawPage, into?: { rows: Buff
   const waiting: { legacyId: number; reason: string }[] = [];
   const read: number[] = [];
   const owners = { cfg, parents: t.parents, keyOwners: NO_OWNERS };
+  // A page's rows have the mapping's columns in order: their hash by code made for those columns.
+  const hashOf = columnsHasher(mapping.legacyColumns.map((c) => c.name));
   eachPageRow(mapping, page, (raw) => {
-    const c = convertRow(raw, mapping, cfg.textColumns, t.eudc, pageEvidence);
+    const c = convertRow(raw, mapping, cfg.textColumns, t.eudc, pageEvidence, hashOf);
     if (!c.ok) {
       held.push(c.held);
       read.push(raw.id);

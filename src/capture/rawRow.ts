@@ -58,6 +58,52 @@ export function contentHash(row: RawRow): string {
   return hash('sha1', scratch.subarray(0, n), 'hex');
 }
 
+/**
+ * contentHash of rows whose columns are `names`, in that order, each present (a page's rows:
+ * eachPageRow makes them so), by code made for those columns: each head written as constants
+ * and each value read by its name, instead of a walk over the row's keys with a lookup of each
+ * head. Micro-run, deliveries: ~0.82 → ~0.61 µs a row, most of the rest SHA-1. A row with a
+ * value of another kind than a page's (a negative or fractional number, a string), or that
+ * does not fit the buffer, takes contentHash.
+ */
+export function columnsHasher(names: readonly string[]): (row: RawRow) => string {
+  const key = names.join(',');
+  let h = hashers.get(key);
+  if (!h) {
+    const build = messageBuilder(names);
+    h = (row) => {
+      const n = build(scratch, row.cols, writeDigitsInto);
+      return n < 0 ? contentHash(row) : hash('sha1', scratch.subarray(0, n), 'hex');
+    };
+    hashers.set(key, h);
+  }
+  return h;
+}
+
+const hashers = new Map<string, (row: RawRow) => string>();
+
+type MessageBuilder = (into: Buffer, cols: RawRow['cols'], digits: typeof writeDigitsInto) => number;
+
+/** The code that writes contentHash's message of a row with these columns into a buffer: its length, or -1 when it cannot. */
+function messageBuilder(names: readonly string[]): MessageBuilder {
+  const lines = ['let n = 0, v, len;'];
+  for (const name of names) {
+    if (name === 'updated_at') continue;
+    const head = [...headOf(name)];
+    lines.push(
+      `if (n + ${head.length + 24} > s.length) return -1;`,
+      ...head.map((b) => `s[n++] = ${b};`),
+      `v = cols[${JSON.stringify(name)}];`,
+      `if (v === null) s[n++] = 0x4e;`,
+      `else if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) { s[n++] = 0x56; n = digits(s, v, n); }`,
+      `else if (Buffer.isBuffer(v)) { len = v.length; if (n + 1 + len > s.length) return -1; s[n++] = 0x42; if (len > 32) { s.set(v, n); n += len; } else for (let i = 0; i < len; i++) s[n++] = v[i]; }`,
+      `else return -1;`,
+    );
+  }
+  lines.push('return n;');
+  return new Function('s', 'cols', 'digits', lines.join('\n')) as MessageBuilder;
+}
+
 /** Where a row's message is built; grown when a row needs more (never shrunk: rows of a table are alike). */
 let scratch = Buffer.allocUnsafe(4096);
 const grow = (buf: Buffer, need: number) => {
@@ -76,9 +122,13 @@ function put(bytes: Uint8Array, at: number): number {
 
 /** A non-negative safe integer's decimal digits at `at` (at most 16 of them); the position after them. */
 function writeDigits(v: number, at: number): number {
+  return writeDigitsInto(scratch, v, at);
+}
+
+function writeDigitsInto(into: Buffer, v: number, at: number): number {
   let digits = 1;
   for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
-  for (let i = at + digits - 1, x = v; i >= at; i--, x = Math.floor(x / 10)) scratch[i] = 0x30 + (x % 10);
+  for (let i = at + digits - 1, x = v; i >= at; i--, x = Math.floor(x / 10)) into[i] = 0x30 + (x % 10);
   return at + digits;
 }
 

@@ -61,6 +61,7 @@ function textModesOf(mapping: TableMapping, encodings: Record<string, TextEncodi
 /**
  * Decodes a raw row's text and maps it by the contract's rules; a failure holds the row back.
  * `table`: what the other rows of its batch prove (tableEvidence of autoTextValues), when known.
+ * `hashOf`: contentHash, or the same made for the rows' columns (columnsHasher) where each row has them in order.
  */
 export function convertRow(
   row: RawRow,
@@ -68,6 +69,7 @@ export function convertRow(
   encodings: Record<string, TextEncodingMode>,
   eudc: EudcMap,
   table?: BatchEvidence,
+  hashOf: (row: RawRow) => string = contentHash,
 ): ConversionResult {
   const { ints, texts } = columnPlaces(mapping);
   const modes = textModesOf(mapping, encodings);
@@ -93,7 +95,7 @@ export function convertRow(
     const r = values[texts[t]];
     if (r === null || typeof r !== 'object') continue;
     const d = chooseReading(r as Readings, modes[t], eudc, hint, table);
-    if (!d.ok) return hold(row, 'decode', `${mapping.legacyColumns[texts[t]].name}: ${d.reason}`);
+    if (!d.ok) return hold(row, hashOf, 'decode', `${mapping.legacyColumns[texts[t]].name}: ${d.reason}`);
     values[texts[t]] = d.value;
   }
   // Bytes in any other column (SQLite keeps what it is given) as the text they are.
@@ -109,15 +111,15 @@ export function convertRow(
       const v = decoded[p.column];
       parents[p.column] = v === null ? null : Number(v);
     }
-    return { ok: true, row: { legacyId: row.id, hash: contentHash(row), ts: updatedAtOf(row), values, parents } };
+    return { ok: true, row: { legacyId: row.id, hash: hashOf(row), ts: updatedAtOf(row), values, parents } };
   } catch (err) {
-    if (err instanceof RuleError) return hold(row, 'rule', err.message);
+    if (err instanceof RuleError) return hold(row, hashOf, 'rule', err.message);
     throw err;
   }
 }
 
-function hold(row: RawRow, reasonKind: HeldKind, reason: string): ConversionResult {
-  return { ok: false, held: { legacyId: row.id, hash: contentHash(row), reasonKind, reason, raw: rawImage(row) } };
+function hold(row: RawRow, hashOf: (row: RawRow) => string, reasonKind: HeldKind, reason: string): ConversionResult {
+  return { ok: false, held: { legacyId: row.id, hash: hashOf(row), reasonKind, reason, raw: rawImage(row) } };
 }
 
 function isAscii(bytes: Uint8Array): boolean {
