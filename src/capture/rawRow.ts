@@ -120,11 +120,12 @@ function put(bytes: Uint8Array, at: number): number {
   return at + n;
 }
 
-/** A non-negative safe integer's decimal digits at `at` (at most 16 of them); the position after them. */
+/** writeDigitsInto the message buffer. */
 function writeDigits(v: number, at: number): number {
   return writeDigitsInto(scratch, v, at);
 }
 
+/** A non-negative safe integer's decimal digits at `at` (at most 16 of them); the position after them. */
 function writeDigitsInto(into: Buffer, v: number, at: number): number {
   let digits = 1;
   for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
