@@ -5,7 +5,7 @@ import { canonicalFromMapped, canonicalFromNew, canonicalHash, comparedColumns, 
 import { batchEvidence, convertRow } from './convert/toNew';
 import { idArray, inTransaction } from './db/postgres';
 import type { EudcMap } from './encoding/eudc';
-import type { ChunkReport, DifferingSample, TableCounts } from './shared';
+import { CHECK_SAMPLE, emptyChunkReport, type ChunkReport, type DifferingSample, type TableCounts } from './shared';
 import { claimBatch, finishBatch } from './state/batches';
 import { heldAmong, heldOf } from './state/heldBack';
 import { ordersWaiting } from './state/outbox';
@@ -19,31 +19,8 @@ import { markStale } from './state/rowState';
  * repair, the differences are queued for the normal pipeline (the repair queue).
  */
 
-/** At most this many keys per kind in a report. */
-export const SAMPLE_SIZE = 20;
-export const DEFAULT_CHUNK_SIZE = 5000;
-
-export function emptyChunkReport(): ChunkReport {
-  return {
-    legacyRows: 0,
-    newRows: 0,
-    matching: 0,
-    missingInNew: 0,
-    missingInLegacy: 0,
-    differing: 0,
-    heldBack: 0,
-    waiting: 0,
-    deletedInBoth: 0,
-    fields: {},
-    samples: { missingInNew: [], missingInLegacy: [], differing: [], heldBack: [] },
-    repairQueued: 0,
-    notRepaired: 0,
-    notRepairedSample: [],
-  };
-}
-
 function push<T>(list: T[], item: T): void {
-  if (list.length < SAMPLE_SIZE) list.push(item);
+  if (list.length < CHECK_SAMPLE) list.push(item);
 }
 
 /** Exact counts on PostgreSQL's side; more than 1 % apart from legacy's is a warning. */

@@ -7,7 +7,7 @@ import { TABLE_MAPPINGS, type NewValues, type TableMapping } from './convert/tab
 import { convertRow } from './convert/toNew';
 import { inTransaction } from './db/postgres';
 import type { EudcMap } from './encoding/eudc';
-import type { RollbackConflict, RollbackPageResult, RollbackPosition, RollbackRequest, RollbackSelection } from './shared';
+import { ROLLBACK_CONFLICT_SAMPLE, type RollbackConflict, type RollbackPageResult, type RollbackPosition, type RollbackRequest, type RollbackSelection } from './shared';
 import { claimBatch, finishBatch } from './state/batches';
 import { getConflict, reopenConflict } from './state/conflicts';
 import { countSelection, journal, lastJournalId, selectionPage, legacySideRows, type JournalGroup } from './state/journal';
@@ -35,8 +35,6 @@ import { beginRun, runExists, runTree } from './state/runs';
  * repair queue); orders whose write-back was undone are queued to be written back again;
  * conflicts whose resolution was undone are open for review again.
  */
-
-export const CONFLICT_SAMPLE = 50;
 
 const mappingByNewTable = new Map<string, TableMapping>(Object.values(TABLE_MAPPINGS).map((m) => [m.newTable, m]));
 
@@ -124,7 +122,7 @@ function count(result: RollbackPageResult, side: 'new' | 'legacy', g: { table: s
   } else {
     result.conflicts++;
     const c: RollbackConflict = { side, table: g.table, rowId: g.rowId, legacyId: g.legacyId ?? o.legacyId ?? null, reason: o.reason };
-    if (result.conflictSample.length < CONFLICT_SAMPLE) result.conflictSample.push(c);
+    if (result.conflictSample.length < ROLLBACK_CONFLICT_SAMPLE) result.conflictSample.push(c);
   }
 }
 

@@ -242,6 +242,29 @@ export interface ChunkReport {
   notRepairedSample: NotRepairedSample[];
 }
 
+/** At most this many keys of each kind in a check's report: a chunk's, and a table's over its chunks. */
+export const CHECK_SAMPLE = 20;
+/** Rows a check compares per chunk, unless told otherwise. */
+export const CHECK_CHUNK_SIZE = 5000;
+
+/** A chunk's report before any row is compared. */
+export const emptyChunkReport = (): ChunkReport => ({
+  legacyRows: 0,
+  newRows: 0,
+  matching: 0,
+  missingInNew: 0,
+  missingInLegacy: 0,
+  differing: 0,
+  heldBack: 0,
+  waiting: 0,
+  deletedInBoth: 0,
+  fields: {},
+  samples: { missingInNew: [], missingInLegacy: [], differing: [], heldBack: [] },
+  repairQueued: 0,
+  notRepaired: 0,
+  notRepairedSample: [],
+});
+
 export interface ChunkResult extends ChunkReport {
   nextAfterId: number | null;
   done: boolean;
@@ -356,6 +379,9 @@ export interface RollbackInput extends RollbackRequest {
   /** Carried over continue-as-new. */
   resume?: RollbackState;
 }
+
+/** At most this many conflicts in a rollback's report: a page's, and the whole rollback's. */
+export const ROLLBACK_CONFLICT_SAMPLE = 50;
 
 export interface RollbackResult {
   rollbackId: string;

@@ -1,5 +1,8 @@
 import { ApplicationFailure, ContinueAsNew, continueAsNew, executeChild, ParentClosePolicy, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import {
+  CHECK_CHUNK_SIZE,
+  CHECK_SAMPLE,
+  emptyChunkReport,
   ids,
   type CheckReport,
   type CheckState,
@@ -27,28 +30,9 @@ import { QueueSyncWorkflow } from './tableSync';
 
 /** Chunks per workflow run before continuing as new (history stays small on millions of rows). */
 const CHUNKS_PER_RUN = 200;
-const SAMPLE = 20;
-const DEFAULT_CHUNK_SIZE = 5000;
-
 function emptyTable(table: string, newTable: string, counts: TableCounts): TableReport {
-  return {
-    table,
-    newTable,
-    counts,
-    differences: 0,
-    chunks: 0,
-    legacyRows: 0,
-    newRows: 0,
-    matching: 0,
-    missingInNew: 0,
-    missingInLegacy: 0,
-    differing: 0,
-    heldBack: 0,
-    waiting: 0,
-    deletedInBoth: 0,
-    fields: {},
-    samples: { missingInNew: [], missingInLegacy: [], differing: [], heldBack: [] },
-  };
+  const { repairQueued: _q, notRepaired: _n, notRepairedSample: _s, ...chunk } = emptyChunkReport();
+  return { table, newTable, counts, differences: 0, chunks: 0, ...chunk };
 }
 
 function merge(t: TableReport, c: ChunkReport, repair: boolean): void {
@@ -66,13 +50,13 @@ function merge(t: TableReport, c: ChunkReport, repair: boolean): void {
   for (const [f, n] of Object.entries(c.fields)) t.fields[f] = (t.fields[f] ?? 0) + n;
   for (const k of ['missingInNew', 'missingInLegacy', 'differing', 'heldBack'] as const) {
     const into = t.samples[k] as unknown[];
-    for (const s of c.samples[k]) if (into.length < SAMPLE) into.push(s);
+    for (const s of c.samples[k]) if (into.length < CHECK_SAMPLE) into.push(s);
   }
   if (repair) {
     t.repair ??= { queued: 0, notRepaired: 0, notRepairedSample: [] };
     t.repair.queued += c.repairQueued;
     t.repair.notRepaired += c.notRepaired;
-    for (const s of c.notRepairedSample) if (t.repair.notRepairedSample.length < SAMPLE) t.repair.notRepairedSample.push(s);
+    for (const s of c.notRepairedSample) if (t.repair.notRepairedSample.length < CHECK_SAMPLE) t.repair.notRepairedSample.push(s);
   }
 }
 
@@ -94,7 +78,7 @@ export async function ConsistencyCheckWorkflow(input: ConsistencyCheckInput = {}
   if (opts.resume) {
     state = opts.resume;
   } else {
-    const chunkSize = Math.max(1, Math.min(opts.chunkSize ?? DEFAULT_CHUNK_SIZE, 50_000));
+    const chunkSize = Math.max(1, Math.min(opts.chunkSize ?? CHECK_CHUNK_SIZE, 50_000));
     const plan = await bookkeeping().beginCheck({ checkId, tables: opts.tables, repair, chunkSize });
     state = { phase: 'check', tables: plan.tables, newTables: plan.newTables, chunkSize, startedAt: plan.startedAt, tableIndex: 0, afterId: null, current: null, done: [] };
   }

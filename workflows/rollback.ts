@@ -1,7 +1,7 @@
 import { ApplicationFailure, continueAsNew, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { CoreActivities } from '../activities/core';
 import { rollbackProgressQuery } from '../src/messages';
-import type { RollbackInput, RollbackPageResult, RollbackRequest, RollbackResult, RollbackState } from '../src/shared';
+import { ROLLBACK_CONFLICT_SAMPLE, type RollbackInput, type RollbackPageResult, type RollbackRequest, type RollbackResult, type RollbackState } from '../src/shared';
 import { SyncOutcome, SyncRows } from '../src/temporal/searchAttributes';
 import { bookkeeping, legacy, longSteps, operatorSteps } from './activities';
 import { recordedRun } from './runs';
@@ -29,7 +29,6 @@ const quiet = proxyActivities<CoreActivities>({
 
 const PAGE_SIZE = 200;
 const PAGES_PER_RUN = 200;
-const SAMPLE = 50;
 
 function validate(input: RollbackInput): void {
   const bad = (message: string) => ApplicationFailure.nonRetryable(message, 'InvalidInput');
@@ -50,7 +49,7 @@ function add(r: RollbackResult, page: RollbackPageResult): void {
   r.requeuedOrders += page.requeuedOrders;
   r.reopened += page.reopened;
   for (const [t, n] of Object.entries(page.reread)) r.reread[t] = (r.reread[t] ?? 0) + n;
-  for (const c of page.conflictSample) if (r.conflicts.length < SAMPLE) r.conflicts.push(c);
+  for (const c of page.conflictSample) if (r.conflicts.length < ROLLBACK_CONFLICT_SAMPLE) r.conflicts.push(c);
 }
 
 export async function RollbackWorkflow(input: RollbackInput): Promise<RollbackResult> {
