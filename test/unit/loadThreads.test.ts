@@ -126,3 +126,58 @@ describe('pages prepared on page threads', () => {
     }
   });
 });
+
+describe('a table with a natural key on a page thread', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'load-threads-keys-'));
+  const file = path.join(dir, 'legacy.db');
+  const config = loadSyncConfig(path.join(CONFIG_DIR, 'tables.json'));
+  const cfg = tableConfig(config, 'clients');
+  const eudc = loadEudcMap();
+  let pages: RawPage[];
+
+  beforeAll(() => {
+    generateLegacyDb({ path: file, seed: 19, clients: 900, drivers: 1, deliveries: 0 });
+    const db = new Database(file);
+    try {
+      // One code that is another's once trimmed: the later row is held back, naming the earlier.
+      db.prepare(`UPDATE clients SET client_code = (SELECT client_code FROM clients WHERE id = 100) || ' ' WHERE id = 700`).run();
+      pages = [];
+      let after = 0;
+      for (let i = 0; i < 3; i++) {
+        const page = readIdRange(db, cfg.mapping, after, null, 300);
+        pages.push(page);
+        after = page.lastId;
+      }
+    } finally {
+      db.close();
+    }
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const load = async () => {
+    // One thread in the pool, so both loads have the same one.
+    const preparers = new PagePreparers(config, cfg, eudc, new Map(), { threads: 1 });
+    try {
+      expect(preparers.depth).toBe(2);
+      const got = [];
+      for (const page of pages) {
+        const p = await preparers.prepare(page);
+        got.push(contents(p.page));
+        p.release();
+      }
+      return got;
+    } finally {
+      preparers.close();
+    }
+  };
+
+  it('knows, on the next load of the table, none of the keys the last one inserted', async () => {
+    const first = await load();
+    const reasonOf = (id: number) => first.flatMap((p) => p.held).find((h) => h.legacyId === id)?.reason;
+    expect(first.flatMap((p) => p.held.map((h) => h.legacyId))).toEqual([700]);
+    expect(reasonOf(700)).toMatch(/^customer_code C\d+ is inserted for legacy_id 100 in the same batch$/);
+    expect(first.map((p) => p.idAt.length)).toEqual([300, 300, 299]);
+    // The thread is kept for the next load, its keys let go of: the same pages again, the same outcome.
+    expect(await load()).toEqual(first);
+  });
+});
