@@ -332,7 +332,7 @@ if (!isMainThread && parentPort && (workerData as { pageThread?: boolean } | und
     }
     if ('forget' in m) {
       load = null;
-      collectGarbage('major');
+      collectGarbage('full');
       return;
     }
     if (m.inputMemory) inputs[m.input] = m.inputMemory;
