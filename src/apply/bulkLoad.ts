@@ -141,12 +141,10 @@ async function loadInTransaction(
       await writing;
       writing = handled(writePage(client, mapping.legacyTable, table, columns, states.into, rows, p, ctx.runId, earlier).finally(release));
       ctx.progress(totals.read);
-      // Each page read from Redis leaves some MB of socket and reply buffers outside the heap,
-      // freed only when their handles in the young generation are collected; the main thread's
-      // young generation is large (8 MB semi-spaces in the image, V8's default 16; fixed when
-      // node starts) and fills slowly while it COPYs, so they piled up: 20–40 MB of them during
-      // a load (with 16). Collected after each page instead: the 1M load's core worker peak
-      // about 16 MB lower, its rate the same (with the image's 8: 7 MB lower).
+      // Each page read from Redis leaves some MB of buffers outside the heap, freed only when
+      // their handles in the young generation (8–16 MB here, slow to fill while this thread
+      // COPYs) are collected: 20–40 MB piled up in a load. Collected after each page, the 1M
+      // load's core worker peak was 7–16 MB lower, its rate the same.
       collectGarbage('minor');
     }
     await writing;
