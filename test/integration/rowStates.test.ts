@@ -6,19 +6,20 @@ import { PROJECT_ROOT } from '../../src/paths';
 import { loadStates, readRowStates, recordWrittenBack, writeRowStates } from '../../src/state/rowState';
 import { createTestDatabase } from '../support/testDatabase';
 
-/** sync_row_state's partitions and their bounds, and the partitions of its key. */
+/** sync_row_state's partitions and their bounds, and the partitions of its key with their columns. */
 async function layout(db: pg.Pool | pg.Client): Promise<{ partitions: Record<string, string>; keys: string[] }> {
   const children = async (parent: string) =>
     (
-      await db.query<{ name: string; bound: string }>(
-        `SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      await db.query<{ name: string; bound: string; columns: string }>(
+        `SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound, substring(pg_get_indexdef(c.oid) from '\\(.*\\)$') AS columns
+           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
           WHERE i.inhparent = $1::regclass ORDER BY 1`,
         [parent],
       )
     ).rows;
   return {
     partitions: Object.fromEntries((await children('sync_row_state')).map((r) => [r.name, r.bound])),
-    keys: (await children('sync_row_state_pkey')).map((r) => r.name),
+    keys: (await children('sync_row_state_pkey')).map((r) => `${r.name} ${r.columns}`),
   };
 }
 
@@ -44,7 +45,7 @@ describe('row states, one partition per table', () => {
     await recordWrittenBack(pool, 'deliveries', [{ legacyId: 3, hash: 'd3', ts: '2030-01-02 00:00:00', base: { amount: 800 } }]);
     expect(await layout(pool)).toEqual({
       partitions: { sync_row_state_clients: "FOR VALUES IN ('clients')", sync_row_state_deliveries: "FOR VALUES IN ('deliveries')" },
-      keys: ['sync_row_state_clients_pkey', 'sync_row_state_deliveries_pkey'],
+      keys: ['sync_row_state_clients_pkey (legacy_id, table_name)', 'sync_row_state_deliveries_pkey (legacy_id, table_name)'],
     });
 
     // Written again: the state is updated in place, through the key.
@@ -91,14 +92,14 @@ describe('row states, one partition per table', () => {
     } finally {
       load.release();
     }
-    expect((await layout(pool)).keys).toContain('sync_row_state_drivers_pkey');
+    expect((await layout(pool)).keys).toContain('sync_row_state_drivers_pkey (legacy_id, table_name)');
     expect((await pool.query(`SELECT count(*)::int AS n FROM sync_row_state WHERE table_name = 'drivers'`)).rows[0].n).toBe(500);
     // Attached, the bound holds the partition: its CHECK is gone.
     expect((await pool.query(`SELECT conname FROM pg_constraint WHERE conrelid = 'sync_row_state_drivers'::regclass AND contype = 'c'`)).rows).toEqual([]);
   });
 });
 
-describe('the migration that partitions row states', () => {
+describe('the migrations that partition row states and put the id first in their key', () => {
   // An empty database, migrated as an install made before the partitions were, with states in it.
   const server = new URL(process.env.TEST_DATABASE_URL ?? 'postgresql://unset');
   const name = `test_${randomBytes(6).toString('hex')}`;
@@ -142,7 +143,7 @@ describe('the migration that partitions row states', () => {
     expect((await old.query(`SELECT * FROM sync_row_state ORDER BY table_name, legacy_id`)).rows).toEqual(before);
     expect(await layout(old)).toEqual({
       partitions: { sync_row_state_clients: "FOR VALUES IN ('clients')", sync_row_state_deliveries: "FOR VALUES IN ('deliveries')" },
-      keys: ['sync_row_state_clients_pkey', 'sync_row_state_deliveries_pkey'],
+      keys: ['sync_row_state_clients_pkey (table_name, legacy_id)', 'sync_row_state_deliveries_pkey (table_name, legacy_id)'],
     });
     const rows = await old.query<{ table: string; n: string }>(`SELECT tableoid::regclass::text AS table, count(*) AS n FROM sync_row_state GROUP BY 1 ORDER BY 1`);
     expect(rows.rows).toEqual([
@@ -152,5 +153,15 @@ describe('the migration that partitions row states', () => {
     // The old table is gone, and the partitions keep room on their pages for updates.
     expect((await old.query(`SELECT to_regclass('sync_row_state_unpartitioned') AS t`)).rows[0].t).toBeNull();
     expect((await old.query(`SELECT reloptions FROM pg_class WHERE relname = 'sync_row_state_deliveries'`)).rows[0].reloptions).toEqual(['fillfactor=90']);
+
+    // The key's columns swapped (row_state_key_order): every state kept, each partition's key rebuilt, still one key.
+    const later = migrations.slice(at + 1);
+    expect(later[0]).toBe('20261201100000_row_state_key_order');
+    for (const m of later) await old.query(readFileSync(path.join(dir, m, 'migration.sql'), 'utf8'));
+    expect((await old.query(`SELECT * FROM sync_row_state ORDER BY table_name, legacy_id`)).rows).toEqual(before);
+    expect((await layout(old)).keys).toEqual(['sync_row_state_clients_pkey (legacy_id, table_name)', 'sync_row_state_deliveries_pkey (legacy_id, table_name)']);
+    expect((await old.query(`SELECT pg_get_indexdef('sync_row_state_pkey'::regclass) AS def`)).rows[0].def).toMatch(/\(legacy_id, table_name\)$/);
+    await expect(old.query(`INSERT INTO sync_row_state (table_name, legacy_id, content_hash) VALUES ('clients', 2, 'x')`)).rejects.toMatchObject({ code: '23505' });
+    await old.query(`INSERT INTO sync_row_state (table_name, legacy_id, content_hash) VALUES ('deliveries', 2, 'x')`);
   });
 });
