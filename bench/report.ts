@@ -166,6 +166,13 @@ export function markdownReport(r: BenchResults): string {
       );
     }
     lines.push(`- Ratio basis: ${p.basis}. Initial load / pgloader = ${r.ratio.pgloader ?? 'n/a'}.`);
+    if (r.rounds.length > 1) {
+      const each = r.rounds.map((x, i) => `${i + 1}. ${x.loadRowsPerSecond} against ${x.pgloaderRowsPerSecond ?? 'incomplete'} rows/s (${x.ratio ?? 'n/a'})`);
+      lines.push(
+        `- ${r.rounds.length} rounds, the initial load and then pgloader, one after the other (the load after the first on a fresh database and workers, the same file): ` +
+          `${each.join('; ')}. The ratio above is their median; the first round is the load described above.`,
+      );
+    }
   }
   if (r.backfill) {
     const b = r.backfill;
