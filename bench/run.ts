@@ -923,14 +923,20 @@ const MEMORY_LIMIT_MB = 250;
 function targets(r: Omit<BenchResults, 'targets'>): Target[] {
   const t: Target[] = [];
   const l = r.initialLoad;
-  t.push({ metric: `initial load: the first cycle, ${l.totalRows} rows into an empty database`, value: `${l.seconds} s, ${l.rowsPerSecond} rows/s`, target: '', met: null });
+  const rounds = (rate: (x: Round) => number | null) => (r.rounds.length > 1 ? ` (rounds: ${r.rounds.map((x) => rate(x) ?? 'incomplete').join(', ')})` : '');
+  t.push({ metric: `initial load: the first cycle, ${l.totalRows} rows into an empty database`, value: `${l.seconds} s, ${l.rowsPerSecond} rows/s${rounds((x) => x.loadRowsPerSecond)}`, target: '', met: null });
   if (r.pgloader) {
     const same = r.pgloader.sameFile;
     t.push({ metric: 'pgloader, the legacy file itself', value: `${same.totalRows}/${l.totalRows} rows in ${same.seconds} s`, target: '', met: null });
-    t.push({ metric: r.pgloader.utf8Copy ? 'pgloader rate (UTF-8 copy of the file)' : 'pgloader rate', value: `${r.pgloader.rowsPerSecond ?? 'incomplete'} rows/s`, target: '', met: null });
+    t.push({
+      metric: r.pgloader.utf8Copy ? 'pgloader rate (UTF-8 copy of the file)' : 'pgloader rate',
+      value: `${r.pgloader.rowsPerSecond ?? 'incomplete'} rows/s${rounds((x) => x.pgloaderRowsPerSecond)}`,
+      target: '',
+      met: null,
+    });
   }
-  const each = r.rounds.length > 1 ? ` (median of ${r.rounds.length} rounds: ${r.rounds.map((x) => x.ratio ?? 'incomplete').join(', ')})` : '';
-  t.push({ metric: 'initial load / pgloader', value: r.ratio.pgloader === null ? 'not measured' : `${r.ratio.pgloader}${each}`, target: '>= 1.0', met: r.ratio.pgloader === null ? null : r.ratio.pgloader >= 1 });
+  const median = r.rounds.length > 1 ? ` (the median of the rounds: ${r.rounds.map((x) => x.ratio ?? 'incomplete').join(', ')})` : '';
+  t.push({ metric: 'initial load / pgloader', value: r.ratio.pgloader === null ? 'not measured' : `${r.ratio.pgloader}${median}`, target: '>= 1.0', met: r.ratio.pgloader === null ? null : r.ratio.pgloader >= 1 });
   if (r.rawCopy) t.push({ metric: 'raw COPY of the same final rows (same schema, indexes, constraints, triggers)', value: `${r.rawCopy.seconds} s, ${r.rawCopy.rowsPerSecond} rows/s`, target: '', met: null });
   t.push({ metric: 'initial load / raw COPY', value: r.ratio.rawCopy === null ? 'not measured' : String(r.ratio.rawCopy), target: '', met: null });
   for (const p of l.processes) {
