@@ -6,7 +6,7 @@ import type { PreparedPage } from '../../src/apply/loadPage';
 import { PagePreparers, type Prepared } from '../../src/apply/loadThreads';
 import { ParentIds } from '../../src/apply/parentIds';
 import { readIdRange, type RawPage } from '../../src/capture/legacyReader';
-import { loadSyncConfig, tableConfig } from '../../src/config/tables';
+import { loadSyncConfig, tableConfig, type TableConfig } from '../../src/config/tables';
 import { loadEudcMap } from '../../src/encoding/eudc';
 import { generateLegacyDb } from '../../src/fixtures/legacyFixture';
 import { CONFIG_DIR } from '../../src/paths';
@@ -24,12 +24,31 @@ function parentIds(n: number): ParentIds {
 /** What a prepared page holds, its COPY data as plain bytes (copied out before its memory is given back). */
 const contents = (p: PreparedPage) => ({ ...p, rows: Buffer.from(p.rows), states: Buffer.from(p.states), idAt: [...p.idAt] });
 
+const config = loadSyncConfig(path.join(CONFIG_DIR, 'tables.json'));
+const eudc = loadEudcMap();
+
+/** A legacy file's path in a folder of its own, removed after the describe block that asks for it. */
+function legacyFile(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return path.join(dir, 'legacy.db');
+}
+
+/** Pages of these sizes, one after another from the table's first row. */
+function readPages(db: Database.Database, cfg: TableConfig, sizes: number[]): RawPage[] {
+  const pages: RawPage[] = [];
+  let after = 0;
+  for (const size of sizes) {
+    const page = readIdRange(db, cfg.mapping, after, null, size);
+    pages.push(page);
+    after = page.lastId;
+  }
+  return pages;
+}
+
 describe('pages prepared on page threads', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'load-threads-'));
-  const file = path.join(dir, 'legacy.db');
-  const config = loadSyncConfig(path.join(CONFIG_DIR, 'tables.json'));
+  const file = legacyFile('load-threads-');
   const cfg = tableConfig(config, 'deliveries');
-  const eudc = loadEudcMap();
   // Clients 1..300 only: deliveries of the others wait for their parent, which a page says too.
   const parents = new Map([
     ['customer_id', parentIds(300)],
@@ -42,18 +61,11 @@ describe('pages prepared on page threads', () => {
     const db = new Database(file, { readonly: true });
     try {
       // Small pages first, then one several times larger, which outgrows the memory the threads kept for pages.
-      pages = [];
-      let after = 0;
-      for (const size of [300, 200, 300, 250, 300, 6_000, 300, 1_000]) {
-        const page = readIdRange(db, cfg.mapping, after, null, size);
-        pages.push(page);
-        after = page.lastId;
-      }
+      pages = readPages(db, cfg, [300, 200, 300, 250, 300, 6_000, 300, 1_000]);
     } finally {
       db.close();
     }
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('gives each page the very data it has when prepared on the loading thread, while its memory is reused page after page', async () => {
     const alone = new PagePreparers(config, cfg, eudc, parents, { threads: 0 });
@@ -128,11 +140,8 @@ describe('pages prepared on page threads', () => {
 });
 
 describe('a table with a natural key on a page thread', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'load-threads-keys-'));
-  const file = path.join(dir, 'legacy.db');
-  const config = loadSyncConfig(path.join(CONFIG_DIR, 'tables.json'));
+  const file = legacyFile('load-threads-keys-');
   const cfg = tableConfig(config, 'clients');
-  const eudc = loadEudcMap();
   let pages: RawPage[];
 
   beforeAll(() => {
@@ -141,18 +150,11 @@ describe('a table with a natural key on a page thread', () => {
     try {
       // One code that is another's once trimmed: the later row is held back, naming the earlier.
       db.prepare(`UPDATE clients SET client_code = (SELECT client_code FROM clients WHERE id = 100) || ' ' WHERE id = 700`).run();
-      pages = [];
-      let after = 0;
-      for (let i = 0; i < 3; i++) {
-        const page = readIdRange(db, cfg.mapping, after, null, 300);
-        pages.push(page);
-        after = page.lastId;
-      }
+      pages = readPages(db, cfg, [300, 300, 300]);
     } finally {
       db.close();
     }
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const load = async () => {
     // One thread in the pool, so both loads have the same one.
