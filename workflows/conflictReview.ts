@@ -60,5 +60,6 @@ async function resolve(input: ConflictReviewInput, resolution: ConflictResolutio
     if (resolved.writeBack && resolved.newId !== null) await writeBackBatch(core, `${runId}#1`, runId, { orderIds: [resolved.newId] });
     return resolved;
   });
-  return { conflictId: input.conflictId, runId, resolution, values: value.values ?? {}, writtenBack: value.writeBack };
+  // A resolution waits for no parent run: it never ends skipped, so it has a value.
+  return { conflictId: input.conflictId, runId, resolution, values: value!.values ?? {}, writtenBack: value!.writeBack };
 }
