@@ -1,5 +1,4 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type pg from 'pg';
 import { recordWriteBack as recordWriteBackInPostgres, applyToNew } from '../src/apply/postgresSink';
 import type { LegacyRestore } from '../src/apply/legacyRestore';
 import type { LegacyWriteResult } from '../src/apply/legacySink';
@@ -17,7 +16,6 @@ import { applyResolution, type Resolved } from '../src/review';
 import { beginRollback, recordLegacyRestores, reopenedConflicts, rollbackPage } from '../src/rollback';
 import {
   ids,
-  PARENT_NOT_SYNCED,
   type BatchResult,
   type ChunkReport,
   type ConflictResolution,
@@ -40,7 +38,7 @@ import { heldIds } from '../src/state/heldBack';
 import { outboxHasWork, pendingOutbox } from '../src/state/outbox';
 import { queuedIds } from '../src/state/rowQueue';
 import { readRowStates, readSeen } from '../src/state/rowState';
-import { awaitRunsEnded, beginRun, finishRun, recordEnded, runningRuns, runTree, setRunCounts } from '../src/state/runs';
+import { beginRun, finishRun, recordEnded, runningRuns, runTree, setRunCounts } from '../src/state/runs';
 import { advanceWatermark, finishCatchup } from '../src/state/watermarks';
 import { connectClient } from '../src/temporal/connection';
 import { pauseSchedule, resumeSchedule } from '../src/temporal/schedule';
@@ -194,7 +192,7 @@ export function createCoreActivities(deps: CoreDeps) {
      * table is not empty after all: the run loads it page by page. One attempt: a transaction
      * cannot be resumed, so the workflow starts the whole load again.
      */
-    async loadTable(input: { table: string; runId: string; batchKey: string; stream: string; parentRuns?: string[] }): Promise<BatchResult | null> {
+    async loadTable(input: { table: string; runId: string; batchKey: string; stream: string }): Promise<BatchResult | null> {
       const ctx = Context.current();
       // Each heartbeat says how many rows the load has read: nothing else can tell before its
       // one transaction commits (the Web UI shows it on the pending activity, the bench reads it).
@@ -208,22 +206,8 @@ export function createCoreActivities(deps: CoreDeps) {
       const timer = setInterval(() => ctx.heartbeat({ read }), 5000);
       const stream = deps.claims.stream<RawPage>(input.stream);
       const pages = stream.reader(beat);
-      const parentRuns = input.parentRuns ?? [];
-      const parentsSynced = async (client: pg.PoolClient) => {
-        const unsynced = (await awaitRunsEnded(client, parentRuns, beat)).filter((r) => r.status !== 'completed');
-        if (unsynced.length > 0) {
-          const why = unsynced.map((r) => `${r.table} ${r.status}`).join(', ');
-          throw ApplicationFailure.nonRetryable(`not loaded: parent table ${why} in this cycle`, PARENT_NOT_SYNCED);
-        }
-      };
       try {
-        const result = await loadEmptyTable(deps.pool, deps.config, cfg(input.table), deps.eudc, pages, {
-          runId: input.runId,
-          batchKey: input.batchKey,
-          threads: deps.env.LOAD_THREADS,
-          progress: beat,
-          parentsSynced: parentRuns.length > 0 ? parentsSynced : undefined,
-        });
+        const result = await loadEmptyTable(deps.pool, deps.config, cfg(input.table), deps.eudc, pages, { runId: input.runId, batchKey: input.batchKey, threads: deps.env.LOAD_THREADS, progress: beat });
         if (result) log(input.table, input.batchKey).info({ ...result, cursor: undefined, reviews: undefined }, 'table loaded in one transaction');
         return result;
       } finally {
@@ -246,7 +230,7 @@ export function createCoreActivities(deps: CoreDeps) {
     },
 
     /** Records how any run ended (table, backfill, retry, repair, check, rollback, resolution): once. */
-    async finishRun(input: { runId: string; status: 'completed' | 'failed' | 'cancelled' | 'skipped'; error?: string; details?: unknown }): Promise<RunSummary> {
+    async finishRun(input: { runId: string; status: 'completed' | 'failed' | 'cancelled'; error?: string; details?: unknown }): Promise<RunSummary> {
       const summary = await finishRun(deps.pool, input);
       if (!summary) throw ApplicationFailure.nonRetryable(`run ${input.runId} is not recorded in sync_runs`, 'RunMissing');
       return summary;

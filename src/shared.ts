@@ -42,9 +42,6 @@ export interface Target {
 export type RunKind = 'table' | 'backfill' | 'retry' | 'repair' | 'check' | 'rollback' | 'resolution';
 export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'skipped';
 
-/** The failure type of a run that must not go on, because a parent table's run in its cycle did not complete: the run ends skipped. */
-export const PARENT_NOT_SYNCED = 'ParentTableNotSynced';
-
 /** A table run's outcome, as `sync-once` prints it and the cycle returns it. */
 export interface RunSummary {
   runId: string;
@@ -139,12 +136,6 @@ export interface TableSyncPlan {
 export interface TableSyncInput {
   plan: TableSyncPlan;
   parentId?: string;
-  /**
-   * A load started beside its parent tables' runs (in the cycle that loads them all): the runs
-   * its load waits for before it reads its parents' ids. A parent run that did not complete
-   * ends this run as skipped (PARENT_NOT_SYNCED).
-   */
-  parentRuns?: string[];
   /** Carried over continue-as-new. */
   resume?: TableSyncState;
 }

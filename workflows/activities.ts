@@ -1,7 +1,7 @@
 import { ActivityFailure, ApplicationFailure, patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { CoreActivities } from '../activities/core';
 import type { LegacyActivities } from '../activities/legacy';
-import { DEFAULT_LEGACY_QUEUE, PARENT_NOT_SYNCED } from '../src/shared';
+import { DEFAULT_LEGACY_QUEUE } from '../src/shared';
 
 /**
  * The activities as workflows see them, typed once. Each step is short and retried on any
@@ -111,9 +111,6 @@ function raised(err: unknown): ApplicationFailure | null {
 
 /** A step failed because the batch it was given is gone from Redis (the batch is captured again). */
 export const claimGone = (err: unknown): boolean => raised(err)?.type === 'ClaimMissing';
-
-/** A run must not go on: a parent table's run in its cycle did not complete. */
-export const parentNotSynced = (err: unknown): boolean => raised(err)?.type === PARENT_NOT_SYNCED;
 
 /** A step failed with a failure no retry can fix. */
 export const nonRetryable = (err: unknown): boolean => raised(err)?.nonRetryable === true;

@@ -60,6 +60,5 @@ async function resolve(input: ConflictReviewInput, resolution: ConflictResolutio
     if (resolved.writeBack && resolved.newId !== null) await writeBackBatch(core, `${runId}#1`, runId, { orderIds: [resolved.newId] });
     return resolved;
   });
-  // A resolution waits for no parent run: it never ends skipped, so it has a value.
-  return { conflictId: input.conflictId, runId, resolution, values: value!.values ?? {}, writtenBack: value!.writeBack };
+  return { conflictId: input.conflictId, runId, resolution, values: value.values ?? {}, writtenBack: value.writeBack };
 }

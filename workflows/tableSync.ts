@@ -195,7 +195,7 @@ class TableRun {
         loadingScope.cancel();
       });
       try {
-        const result = await loadingScope.run(() => loading.loadTable({ table, runId, batchKey, stream, parentRuns: this.input.parentRuns }));
+        const result = await loadingScope.run(() => loading.loadTable({ table, runId, batchKey, stream }));
         if (!result) return false;
         add(this.state.progress, result);
         this.batchesThisRun++;

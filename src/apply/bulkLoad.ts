@@ -51,19 +51,6 @@ export interface LoadSource {
 
 const DIRECTION = 'legacy-to-new';
 
-export interface LoadContext {
-  runId: string;
-  batchKey: string;
-  threads: number;
-  progress: (read: number) => void;
-  /**
-   * Resolves when the table's parents are synced, and throws when they will not be (a load
-   * started beside its parents' runs): called in the transaction, before it locks anything
-   * but its batch claim, so that a parent's run is never kept waiting on the load.
-   */
-  parentsSynced?: (client: pg.PoolClient) => Promise<void>;
-}
-
 /**
  * Loads the table from `pages` when its new table is empty; null when it is not (or is held
  * by someone else past lock_timeout): the caller loads it page by page instead, reconciling.
@@ -74,7 +61,7 @@ export async function loadEmptyTable(
   cfg: TableConfig,
   eudc: EudcMap,
   pages: LoadSource,
-  ctx: LoadContext,
+  ctx: { runId: string; batchKey: string; threads: number; progress: (read: number) => void },
 ): Promise<BatchResult | null> {
   try {
     return await inTransaction(pool, (client) => loadInTransaction(client, config, cfg, eudc, pages, ctx));
@@ -94,13 +81,12 @@ async function loadInTransaction(
   cfg: TableConfig,
   eudc: EudcMap,
   pages: LoadSource,
-  ctx: LoadContext,
+  ctx: { runId: string; batchKey: string; threads: number; progress: (read: number) => void },
 ): Promise<BatchResult> {
   const mapping = cfg.mapping;
   const table = mapping.newTable;
   const prior = await claimBatch(client, { key: ctx.batchKey, runId: ctx.runId, table: mapping.legacyTable, direction: DIRECTION });
   if (prior) return prior;
-  await ctx.parentsSynced?.(client);
   await asSync(client);
   if (!(await lockEmpty(client, table, mapping.legacyTable))) throw new TableNotEmpty(`${table} is not empty`);
   const earlier = await earlierEntries(client, mapping.legacyTable);

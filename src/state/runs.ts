@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queryable } from '../db/postgres';
 import type { BatchResult, RunKind, RunStatus, RunSummary } from '../shared';
 
@@ -45,24 +44,6 @@ export async function recordEnded(db: Queryable, run: RunStart & { status: 'comp
     [run.id, run.kind, run.table ?? null, run.direction ?? null, run.parentId ?? null, run.status, run.read ?? 0, run.reason ?? null, JSON.stringify(run.details ?? null)],
   );
   return clean(res.rows[0]);
-}
-
-/**
- * Waits until none of the runs is running, asking every 20 ms (`beat` in between, which may
- * throw to stop waiting); how each ended. A run not recorded is an error: nothing would end it.
- */
-export async function awaitRunsEnded(db: Queryable, runIds: string[], beat: () => void): Promise<{ runId: string; table: string; status: RunStatus }[]> {
-  for (;;) {
-    const res = await db.query<{ runId: string; table: string; status: RunStatus }>(
-      `SELECT id AS "runId", COALESCE(table_name, id) AS table, status FROM sync_runs WHERE id = ANY($1::text[]) ORDER BY id`,
-      [runIds],
-    );
-    const missing = runIds.filter((id) => !res.rows.some((r) => r.runId === id));
-    if (missing.length > 0) throw new Error(`run ${missing.join(', ')} is not recorded in sync_runs`);
-    if (res.rows.every((r) => r.status !== 'running')) return res.rows;
-    beat();
-    await sleep(20);
-  }
 }
 
 /** Records how a run ended (once: a run already ended keeps its first end). */

@@ -1,7 +1,4 @@
 import Database from 'better-sqlite3';
-import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { createCoreActivities, createLegacyActivities } from '../../activities';
 import { generateLegacyDb, legacyText } from '../../src/fixtures/legacyFixture';
 import { loadEudcMap } from '../../src/encoding/eudc';
 import { convertRow } from '../../src/convert/toNew';
@@ -9,7 +6,6 @@ import { TABLE_MAPPINGS } from '../../src/convert/tables';
 import { readByIds } from '../../src/capture/legacyReader';
 import { count, startHarness, type SyncHarness } from '../support/syncHarness';
 import { BackfillWorkflow } from '../../workflows';
-import { ids, PARENT_NOT_SYNCED, type BatchResult } from '../../src/shared';
 
 /** Inserts a client with chosen bytes; returns its id. */
 function insertClient(db: Database.Database, values: { id?: number; code: string; title: Buffer | string | null; short?: Buffer | string | null; contact?: Buffer | string | null; updated: string }): number {
@@ -43,11 +39,6 @@ describe('legacy → new sync on Temporal', () => {
     const held = await count(h.pool, `SELECT count(*) FROM sync_held_back WHERE resolved_at IS NULL`);
     expect(held).toBe(0);
     expect(await count(h.pool, 'SELECT count(*) FROM orders')).toBe(3000);
-    // The deliveries' run started with its parents' level, before the clients' run ended: its
-    // load waited for their runs, and found every parent (no delivery waits for one).
-    const [clients, deliveries] = await Promise.all(['clients', 'deliveries'].map((t) => h.client.workflow.getHandle(ids.tableSync(t, 'legacy-to-new', summary.cycleId)).describe()));
-    expect(deliveries.startTime.getTime()).toBeLessThan(clients.closeTime!.getTime());
-    expect(await count(h.pool, `SELECT count(*) FROM sync_row_queue`)).toBe(0);
     // Each load wrote its table's row states into a partition of their own and built its part
     // of the key once, at the end (loadStates): every state is there, each under the key.
     const partitions = await h.pool.query<{ name: string; bound: string; key: string | null }>(
@@ -282,84 +273,5 @@ describe('a load into a table earlier runs left empty', () => {
       { t: 'sync_row_state_deliveries', n: '1' },
       { t: 'sync_row_state_drivers', n: '1' },
     ]);
-  });
-});
-
-describe('a load started beside its parent tables\' runs', () => {
-  // The real activities, as the cycle calls them when it starts the deliveries' run with its
-  // parents' level: the legacy agent streams the table, the core worker loads it, told which
-  // runs to wait for.
-  let h: SyncHarness;
-  beforeAll(async () => {
-    h = await startHarness();
-    generateLegacyDb({ path: h.legacyPath, seed: 17, clients: 20, drivers: 3, deliveries: 40 });
-  });
-  afterAll(async () => h?.close());
-
-  const running = async (runId: string, table: string) =>
-    h.pool.query(`INSERT INTO sync_runs (id, kind, table_name, direction, workflow_id, status) VALUES ($1, 'table', $2, 'legacy-to-new', $1, 'running')`, [runId, table]);
-  const end = async (runId: string, status: string) => h.pool.query(`UPDATE sync_runs SET status = $2, finished_at = now() WHERE id = $1`, [runId, status]);
-  /** A table loaded in one transaction, as a run's load phase does: the stream and the load side by side. */
-  const load = (table: string, runId: string, parentRuns?: string[]) => {
-    const core = createCoreActivities(h.workers!.core!);
-    const legacy = createLegacyActivities(h.workers!.legacy!);
-    const stream = `${runId}#0/1`;
-    const reader = new MockActivityEnvironment();
-    const streamed = reader.run(legacy.captureTable, { table, stream, pageSize: 10, window: 4 });
-    const loaded = new MockActivityEnvironment().run(core.loadTable, { table, runId, batchKey: `${runId}#0`, stream, parentRuns }) as Promise<BatchResult | null>;
-    // As the run does once its load has ended, whatever the end: the stream is not needed any more.
-    const stop = async () => {
-      reader.cancel();
-      await streamed.catch(() => undefined);
-    };
-    return { streamed, loaded, stop };
-  };
-  const settledWithin = async (p: Promise<unknown>, ms: number) => Promise.race([p.then(() => true, () => true), new Promise((r) => setTimeout(() => r(false), ms))]);
-
-  it('waits for its parents\' runs to end, then reads the parents they loaded meanwhile', async () => {
-    const [clients, drivers, deliveries] = ['clients', 'drivers', 'deliveries'].map((t) => ids.tableSync(t, 'legacy-to-new', 'sync-cycle/beside/1'));
-    await running(clients, 'clients');
-    await running(drivers, 'drivers');
-    await running(deliveries, 'deliveries');
-    const child = load('deliveries', deliveries, [clients, drivers]);
-    expect(await settledWithin(child.loaded, 500)).toBe(false);
-
-    // The parents load while it waits; their runs end after.
-    for (const [table, runId] of [['clients', clients], ['drivers', drivers]]) {
-      const parent = load(table, runId);
-      expect(await parent.loaded).toMatchObject({ written: table === 'clients' ? 20 : 3 });
-      await parent.streamed;
-    }
-    await end(clients, 'completed');
-    expect(await settledWithin(child.loaded, 300)).toBe(false);
-    await end(drivers, 'completed');
-
-    expect(await child.loaded).toMatchObject({ read: 40, written: 40, waiting: 0 });
-    await child.streamed;
-    // Every order has its customer: none waits in the parent queue for one.
-    expect(await count(h.pool, `SELECT count(*) FROM orders o JOIN customers c ON c.id = o.customer_id`)).toBe(40);
-    expect(await count(h.pool, `SELECT count(*) FROM sync_row_queue`)).toBe(0);
-  });
-
-  it('does not load, and leaves nothing, when a parent run did not complete', async () => {
-    const [clients, drivers, deliveries] = ['clients', 'drivers', 'deliveries'].map((t) => ids.tableSync(t, 'legacy-to-new', 'sync-cycle/beside/2'));
-    await h.pool.query(`TRUNCATE orders, sync_row_queue`);
-    await h.pool.query(`DELETE FROM sync_row_state WHERE table_name = 'deliveries'`);
-    await running(clients, 'clients');
-    await running(drivers, 'drivers');
-    await running(deliveries, 'deliveries');
-    const child = load('deliveries', deliveries, [clients, drivers]);
-    await end(drivers, 'completed');
-    await end(clients, 'failed');
-    const err = await child.loaded.then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(ApplicationFailure);
-    expect(err).toMatchObject({ type: PARENT_NOT_SYNCED, nonRetryable: true, message: 'not loaded: parent table clients failed in this cycle' });
-    await child.stop();
-    expect(await count(h.pool, `SELECT count(*) FROM orders`)).toBe(0);
-    expect(await count(h.pool, `SELECT count(*) FROM sync_row_state WHERE table_name = 'deliveries'`)).toBe(0);
-    expect(await count(h.pool, `SELECT count(*) FROM sync_batches WHERE run_id = $1`, [deliveries])).toBe(0);
   });
 });

@@ -1,9 +1,9 @@
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { CycleDraft, CycleRun } from '../../activities/core';
 import type { RunDraft } from '../../src/plan';
-import { ids, PARENT_NOT_SYNCED, type CycleSummary, type Direction, type RunSummary } from '../../src/shared';
+import { ids, type CycleSummary, type Direction, type RunSummary } from '../../src/shared';
 import { SyncCycleWorkflow } from '../../workflows';
-import { devServerEnv, timeSkippingSuite, until, withStubWorkers, type CoreStubs, type LegacyStubs } from '../support/workflowEnv';
+import { timeSkippingSuite, withStubWorkers, type CoreStubs, type LegacyStubs } from '../support/workflowEnv';
 import { batchResult, distinct, planOf, sleep, summaryOf } from './stubs';
 
 /**
@@ -21,7 +21,7 @@ let n = 0;
  * legacy → new run applies one page; `fail` names tables whose apply fails for good, `slow`
  * how long a table's apply takes.
  */
-function cycleCase(levels: string[][], parents: Record<string, string[]>, opts: { fail?: string[]; slow?: Record<string, number>; loads?: string[] } = {}) {
+function cycleCase(levels: string[][], parents: Record<string, string[]>, opts: { fail?: string[]; slow?: Record<string, number> } = {}) {
   const cycleId = `sync-cycle/test/${++n}`;
   const log: string[] = [];
   const calls: Record<string, unknown[]> = {};
@@ -39,12 +39,8 @@ function cycleCase(levels: string[][], parents: Record<string, string[]>, opts: 
     })),
   );
   const planOfDraft = (d: RunDraft) =>
-    opts.loads?.includes(d.start.table) && d.start.direction === 'legacy-to-new'
-      ? planOf({ runId: d.start.workflowId, table: d.start.table, direction: d.start.direction, load: { pageSize: 10, watermark: null, rows: 1, empty: true }, pages: false })
-      : planOf({ runId: d.start.workflowId, table: d.start.table, direction: d.start.direction, first: d.start.direction === 'legacy-to-new' ? { count: 1, next: { ts: 't', id: 1 }, done: true } : null });
+    planOf({ runId: d.start.workflowId, table: d.start.table, direction: d.start.direction, first: d.start.direction === 'legacy-to-new' ? { count: 1, next: { ts: 't', id: 1 }, done: true } : null });
   const tableOf = (runId: string) => runId.split('/')[1];
-  /** How a run ended, once it has: "completed", "failed", ... */
-  const ended = (runId: string) => log.find((e) => e.startsWith(`finish ${tableOf(runId)} ${runId.split('/')[2]} `))?.split(' ')[3];
 
   const core: CoreStubs = {
     async planCycle(input) {
@@ -66,18 +62,6 @@ function cycleCase(levels: string[][], parents: Record<string, string[]>, opts: 
       }
       log.push(`apply ${table} end`);
       return batchResult(1, { ts: 't', id: 1 });
-    },
-    /** As the real load: it waits for its parents' runs to end, and does not load when one did not complete. */
-    async loadTable(input) {
-      const table = tableOf(input.runId);
-      note('loadTable', input);
-      log.push(`load ${table} start`);
-      const parentRuns = input.parentRuns ?? [];
-      while (parentRuns.some((r) => !ended(r))) await sleep(10);
-      const unsynced = parentRuns.filter((r) => ended(r) !== 'completed');
-      if (unsynced.length > 0) throw ApplicationFailure.nonRetryable(`not loaded: parent table ${unsynced.map((r) => `${tableOf(r)} ${ended(r)}`).join(', ')} in this cycle`, PARENT_NOT_SYNCED);
-      log.push(`load ${table} end`);
-      return batchResult(1, { ts: null, id: 1 });
     },
     async finishRun(input) {
       log.push(`finish ${tableOf(input.runId)} ${input.runId.split('/')[2]} ${input.status}`);
@@ -101,20 +85,14 @@ function cycleCase(levels: string[][], parents: Record<string, string[]>, opts: 
     async probeTables() {
       throw new Error('not called: the draft has no probes');
     },
-    async captureTable() {
-      return { pages: 1, rows: 1 };
-    },
   };
-  /** The cycle's result; `settle`: what to wait for before the workers stop (activities still under way). */
-  const run = (env = suite.env, settle?: () => Promise<void>) =>
-    withStubWorkers(env, suite.bundle, { core, legacy }, async (taskQueue) => {
-      const result = await env.client.workflow.execute(SyncCycleWorkflow, { taskQueue, workflowId: cycleId, args: [{}] }).then(
+  const run = () =>
+    withStubWorkers(suite.env, suite.bundle, { core, legacy }, (taskQueue) =>
+      suite.env.client.workflow.execute(SyncCycleWorkflow, { taskQueue, workflowId: cycleId, args: [{}] }).then(
         (summary): CycleSummary | WorkflowFailedError => summary,
         (err: WorkflowFailedError) => err,
-      );
-      await settle?.();
-      return result;
-    });
+      ),
+    );
   return { cycleId, log, calls, run };
 }
 
@@ -183,88 +161,4 @@ it('skips the write-back of a table whose legacy → new failed', async () => {
   expect(c.log).not.toContain('beginWriteBack');
   expect(c.calls.planWriteBack).toBeUndefined();
   expect((cause.details?.[0] as CycleSummary).tables.map((t) => [t.direction, t.status])).toEqual([['new-to-legacy', 'skipped']]);
-});
-
-describe('a load into an empty table', () => {
-  it('starts with its parents\' level, and its load is told which runs to wait for', async () => {
-    const c = cycleCase([['clients', 'drivers'], ['deliveries']], PARENTS, { slow: { clients: 300, drivers: 300 }, loads: ['deliveries'] });
-    const result = await c.run();
-    expect(result).not.toBeInstanceOf(WorkflowFailedError);
-    expect((result as CycleSummary).tables.map((t: RunSummary) => [t.table, t.direction, t.status])).toEqual([
-      ['clients', 'legacy-to-new', 'completed'],
-      ['drivers', 'legacy-to-new', 'completed'],
-      ['deliveries', 'legacy-to-new', 'completed'],
-      ['deliveries', 'new-to-legacy', 'completed'],
-    ]);
-    const { log } = c;
-    // Started while its parents' pages were being applied.
-    expect(at(log, 'load deliveries start')).toBeLessThan(Math.min(at(log, 'apply clients end'), at(log, 'apply drivers end')));
-    expect(c.calls.loadTable).toEqual([
-      expect.objectContaining({
-        table: 'deliveries',
-        runId: ids.tableSync('deliveries', 'legacy-to-new', c.cycleId),
-        parentRuns: [ids.tableSync('clients', 'legacy-to-new', c.cycleId), ids.tableSync('drivers', 'legacy-to-new', c.cycleId)],
-      }),
-    ]);
-    expect(at(log, 'beginWriteBack')).toBeGreaterThan(at(log, 'finish deliveries legacy-to-new completed'));
-    expect(c.calls.recordSkipped).toBeUndefined();
-  });
-
-  it('ends skipped when a parent table failed, its write-back too, and the cycle fails for the parent alone', async () => {
-    const c = cycleCase([['clients', 'drivers'], ['deliveries']], PARENTS, { fail: ['clients'], slow: { clients: 20, drivers: 300 }, loads: ['deliveries'] });
-    const err = await c.run();
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
-    expect(cause.type).toBe('TableSyncFailed');
-    expect(cause.message).toBe('clients: legacy table clients has no column district');
-    expect((cause.details?.[0] as CycleSummary).tables.map((t) => [t.table, t.direction, t.status, t.reason])).toEqual([
-      ['drivers', 'legacy-to-new', 'completed', undefined],
-      ['deliveries', 'legacy-to-new', 'skipped', 'not loaded: parent table clients failed in this cycle'],
-      ['deliveries', 'new-to-legacy', 'skipped', 'not started: deliveries legacy-to-new was skipped in this cycle'],
-    ]);
-    const { log } = c;
-    expect(log).toContain('load deliveries start');
-    expect(log).not.toContain('load deliveries end');
-    expect(log).not.toContain('beginWriteBack');
-    // The run recorded its own end, skipped; the cycle did not record it again.
-    expect(log).toContain('finish deliveries legacy-to-new skipped');
-    expect(log).not.toContain('skipped deliveries legacy-to-new');
-  });
-
-  it('ends skipped when a parent\'s run was terminated, which recorded no end of its own', async () => {
-    const c = cycleCase([['clients', 'drivers'], ['deliveries']], PARENTS, { slow: { clients: 2000, drivers: 20 }, loads: ['deliveries'] });
-    const clients = ids.tableSync('clients', 'legacy-to-new', c.cycleId);
-    // The test server does not answer a termination while the run's activity is under way: a dev server does.
-    const dev = await devServerEnv();
-    let err: unknown;
-    try {
-      const terminating = (async () => {
-        while (!c.log.includes('apply clients start') || !c.log.includes('load deliveries start')) await sleep(20);
-        await dev.client.workflow.getHandle(clients).terminate('stopped by hand');
-      })();
-      // The terminated run's activity is not told, and goes on to its end.
-      err = await c.run(dev, () => until(() => c.log.includes('apply clients end'), 'the clients\' apply to end'));
-      await terminating;
-    } finally {
-      await dev.teardown();
-    }
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
-    expect(cause.message).toMatch(/^clients: /);
-    expect((cause.details?.[0] as CycleSummary).tables.map((t) => [t.table, t.direction, t.status, t.reason])).toEqual([
-      ['drivers', 'legacy-to-new', 'completed', undefined],
-      ['deliveries', 'legacy-to-new', 'skipped', 'not loaded: parent table clients failed in this cycle'],
-      ['deliveries', 'new-to-legacy', 'skipped', 'not started: deliveries legacy-to-new was skipped in this cycle'],
-    ]);
-    // The cycle recorded the terminated run's end, which the load was waiting for.
-    expect(at(c.log, 'finish clients legacy-to-new failed')).toBeLessThan(at(c.log, 'apply clients end'));
-  });
-
-  it('is not started early when a parent is not in the level before it', async () => {
-    const c = cycleCase([['clients'], ['drivers'], ['deliveries']], PARENTS, { slow: { clients: 100, drivers: 100 }, loads: ['deliveries'] });
-    const result = await c.run();
-    expect(result).not.toBeInstanceOf(WorkflowFailedError);
-    expect(at(c.log, 'load deliveries start')).toBeGreaterThan(at(c.log, 'finish drivers legacy-to-new completed'));
-    expect(c.calls.loadTable).toEqual([expect.not.objectContaining({ parentRuns: expect.anything() })]);
-  });
 });
