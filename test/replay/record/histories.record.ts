@@ -88,6 +88,9 @@ describe('a first load, a cycle in both directions, a consistency check with rep
   it('records the first load of an empty table: one transaction, the legacy agent streaming its pages', async () => {
     const load = await record(h, 'initial-load', ids.tableSync('deliveries', 'legacy-to-new', first.cycleId));
     expect(load.types).toEqual(expect.arrayContaining(['captureTable', 'loadTable', 'EVENT_TYPE_MARKER_RECORDED']));
+    // The cycle that started it, parents' level first.
+    const cycle = await record(h, 'initial-load', first.cycleId);
+    expect(cycle.types).toEqual(expect.arrayContaining(['planCycle', 'probeTables', 'beginCycleRuns', 'EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED']));
   });
 
   it('records a cycle: the client arrives, its delivery leaves the parent queue in the same run, and an order is written back', async () => {
